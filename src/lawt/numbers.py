@@ -1,0 +1,72 @@
+"""Three-significant-digit floating point: the number system shared by every encoding.
+
+A real number x is written ``sign * mantissa * 10**exponent`` with an integer mantissa in 100..999
+(0 for zero). All functions are vectorised over tensors of any shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import math
+
+import torch
+
+_LN10 = math.log(10.0)
+
+
+class EncodingRangeError(ValueError):
+    """A value cannot be written in an encoding (too large, NaN or infinite)."""
+
+
+@dataclass(frozen=True)
+class Decomposed:
+    """Sign (0 for +, 1 for -), mantissa (0 or 100..999) and exponent, each an int64 tensor."""
+
+    sign: torch.Tensor
+    mantissa: torch.Tensor
+    exponent: torch.Tensor
+
+
+def decompose(x: torch.Tensor, min_exponent: int, max_exponent: int, name: str = "encoding") -> Decomposed:
+    """Round ``x`` to three significant digits and split it into sign, mantissa and exponent.
+
+    Magnitudes below the smallest representable number become zero (underflow, as in floating point);
+    magnitudes above the largest, NaN and infinities raise :class:`EncodingRangeError`.
+    """
+    x = x.to(torch.float64)
+    magnitude = x.abs()
+    if not bool(torch.isfinite(magnitude).all()):
+        raise EncodingRangeError(f"{name}: NaN or infinite value cannot be encoded")
+    order = torch.log10(magnitude).floor_()  # -inf for zeros
+    mantissa = magnitude.mul(torch.exp((2.0 - order).mul_(_LN10))).round_()
+    high = mantissa >= 1000  # rounding carried into a fourth digit, or log10 came out one too low
+    if bool(high.any()):
+        mantissa = torch.where(high, mantissa.div(10).round_(), mantissa)
+        order = order + high
+    low = mantissa < 100  # log10 came out one too high
+    if bool(low.any()):
+        order = order - low
+        mantissa = torch.where(low, magnitude.mul(torch.exp((2.0 - order).mul_(_LN10))).round_(), mantissa)
+    exponent = order - 2
+    zero = (magnitude == 0) | (exponent < min_exponent)
+    if bool((exponent > max_exponent).any()):
+        largest = 999 * 10.0**max_exponent
+        raise EncodingRangeError(f"{name}: value too large to encode (largest magnitude is {largest:.3g})")
+    return Decomposed(
+        sign=((x < 0) & ~zero).to(torch.int64),
+        mantissa=mantissa.masked_fill_(zero, 0).to(torch.int64),
+        exponent=exponent.masked_fill_(zero, 0).to(torch.int64),
+    )
+
+
+def compose(sign: torch.Tensor, mantissa: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`decompose`, as float64."""
+    value = mantissa.to(torch.float64) * torch.pow(10.0, exponent.to(torch.float64))
+    return torch.where(sign.bool(), -value, value)
+
+
+def round_sig3(x: torch.Tensor, min_exponent: int = -100, max_exponent: int = 100) -> torch.Tensor:
+    """Round to the three-significant-digit grid every encoding represents."""
+    d = decompose(x, min_exponent, max_exponent)
+    return compose(d.sign, d.mantissa, d.exponent).to(x.dtype)
