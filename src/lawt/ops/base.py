@@ -1,0 +1,167 @@
+"""What every operation provides, and the random matrices they share."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+
+from lawt.encodings import MAX_DIM, Shape
+from lawt.numbers import round_sig3
+
+Dims = tuple[int, ...]
+COEFF = 10.0  # coefficients are uniform on [-COEFF, COEFF]
+
+
+class OperandError(ValueError):
+    """Operands that do not fit an operation (shape, symmetry, count); the message says why."""
+
+
+@dataclass(frozen=True)
+class Problems:
+    """A batch of problems of one size: operands [B, r, c] and, for the inverse, which are singular."""
+
+    operands: list[torch.Tensor]
+    singular: torch.Tensor | None = None
+
+
+class Operation(ABC):
+    """One linear-algebra task: random problems, exact answers, shapes and the paper's error."""
+
+    name: str
+    title: str
+    n_operands: int = 1
+    distributions: tuple[str, ...] = ("uniform",)
+    square_only: bool = False
+    symmetric_only: bool = False
+
+    # ------------------------------------------------------------------ sizes
+    def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
+        """Every size this operation is defined for, up to ``max_dim``."""
+        if self.square_only:
+            return [(n,) for n in range(1, max_dim + 1)]
+        return [(m, n) for m in range(1, max_dim + 1) for n in range(1, max_dim + 1)]
+
+    def label(self, dims: Dims) -> str:
+        """Size label used in reports: ``"5x5"``, ``"3x4"``, ``"2x3x4"``."""
+        return f"{dims[0]}x{dims[0]}" if len(dims) == 1 else "x".join(map(str, dims))
+
+    def parse_label(self, label: str) -> Dims:
+        """Inverse of :meth:`label`."""
+        dims = tuple(int(d) for d in label.split("x"))
+        return dims[:1] if self.square_only else dims
+
+    @abstractmethod
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        """Shapes of the operands for a size."""
+
+    @abstractmethod
+    def answer_shapes(self, dims: Dims) -> list[Shape]:
+        """Shapes of the answer parts for a size."""
+
+    def dims_of(self, shapes: list[Shape]) -> Dims:
+        """The size of given operand shapes, or :class:`OperandError` saying what does not fit."""
+        if len(shapes) != self.n_operands:
+            raise OperandError(f"{self.name} takes {self.n_operands} operand(s), got {len(shapes)}")
+        for r, c in shapes:
+            if not (1 <= r <= MAX_DIM and 1 <= c <= MAX_DIM):
+                raise OperandError(f"matrices must have 1 to {MAX_DIM} rows and columns, got {r}x{c}")
+        rows, cols = shapes[0]
+        if self.square_only and rows != cols:
+            raise OperandError(f"{self.name} needs a square matrix, got {rows}x{cols}")
+        return (rows,) if self.square_only else (rows, cols)
+
+    # ------------------------------------------------------------------ data
+    @abstractmethod
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        """``batch`` random problems of one size, rounded to three significant digits."""
+
+    @abstractmethod
+    def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Exact answer parts, float64 [B, r, c]."""
+
+    @abstractmethod
+    def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
+        """The paper's error of predicted parts, [B] (inf where it cannot be computed)."""
+
+    def check_operands(self, operands: list[torch.Tensor]) -> None:
+        """Raise :class:`OperandError` for operands the model was not trained to accept."""
+        if self.symmetric_only:
+            a = operands[0]
+            if not torch.allclose(a, a.transpose(-1, -2), rtol=1e-6, atol=1e-9):
+                raise OperandError(f"{self.name}: the model expects a symmetric matrix (A equal to its transpose)")
+
+    def _check_distribution(self, distribution: str) -> str:
+        distribution = distribution or self.distributions[0]
+        if distribution not in self.distributions:
+            raise ValueError(f"{self.name}: unknown distribution {distribution!r}; "
+                             f"choose from {', '.join(self.distributions)}")
+        return distribution
+
+
+# ---------------------------------------------------------------------- shared helpers
+
+
+def uniform(batch: int, rows: int, cols: int, gen: torch.Generator, scale: float = COEFF) -> torch.Tensor:
+    """Uniform matrices on [-scale, scale], rounded to three significant digits."""
+    x = torch.rand(batch, rows, cols, generator=gen, dtype=torch.float64).mul_(2 * scale).sub_(scale)
+    return round_sig3(x)
+
+
+def relative_l1(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+    """Σ|P − T| / Σ|T| per example (the paper's metric for most operations)."""
+    num = (predicted - true).abs().flatten(1).sum(1)
+    den = true.abs().flatten(1).sum(1)
+    return torch.where(den > 0, num / den.clamp(min=1e-300), torch.where(num > 0, math.inf, 0.0))
+
+
+def wigner(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Symmetric matrices tril(M) + tril(M, −1)ᵀ with M uniform (semicircle eigenvalues)."""
+    m = torch.rand(batch, n, n, generator=gen, dtype=torch.float64).mul_(2 * COEFF).sub_(COEFF)
+    lower = torch.tril(m)
+    return round_sig3(lower + torch.tril(m, -1).transpose(1, 2))
+
+
+EIGEN_DISTRIBUTIONS = ("wigner", "uniform", "gaussian", "laplace", "positive", "positive2", "marcenko")
+
+
+def symmetric(batch: int, n: int, gen: torch.Generator, distribution: str) -> torch.Tensor:
+    """Symmetric matrices with Wigner eigenvectors and eigenvalues from a named family."""
+    if distribution == "wigner":
+        return wigner(batch, n, gen)
+    if distribution == "marcenko":
+        m = torch.rand(batch, n, n, generator=gen, dtype=torch.float64).mul_(2 * math.sqrt(10)).sub_(math.sqrt(10))
+        a = m.transpose(1, 2) @ m
+        return round_sig3((a + a.transpose(1, 2)) / 2)
+    base_values, vectors = torch.linalg.eigh(wigner(batch, n, gen))
+    sigma = math.sqrt(n) * COEFF / math.sqrt(3)
+    shape = (batch, n)
+    if distribution == "uniform":
+        values = (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * math.sqrt(3) * sigma
+    elif distribution == "gaussian":
+        values = torch.randn(shape, generator=gen, dtype=torch.float64) * sigma
+    elif distribution in ("laplace", "positive2"):
+        u = torch.rand(shape, generator=gen, dtype=torch.float64).clamp(1e-12, 1 - 1e-12) - 0.5
+        values = -(sigma / math.sqrt(2)) * torch.sign(u) * torch.log1p(-2 * u.abs())
+        if distribution == "positive2":
+            values = values.abs()
+    elif distribution == "positive":
+        values = base_values.abs()
+    else:
+        raise ValueError(f"unknown eigenvalue distribution {distribution!r}")
+    a = vectors @ torch.diag_embed(values) @ vectors.transpose(1, 2)
+    return round_sig3((a + a.transpose(1, 2)) / 2)
+
+
+def canonical_signs(vectors: torch.Tensor) -> torch.Tensor:
+    """Flip each column so that its largest-magnitude component is positive; returns the ±1 per column."""
+    index = vectors.abs().argmax(dim=-2, keepdim=True)
+    sign = torch.sign(torch.gather(vectors, -2, index))
+    return torch.where(sign == 0, torch.ones_like(sign), sign)
+
+
+def column(v: torch.Tensor) -> torch.Tensor:
+    """[B, n] → [B, n, 1]."""
+    return v.unsqueeze(-1)

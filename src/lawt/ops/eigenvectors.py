@@ -1,0 +1,46 @@
+"""Eigen-decomposition of a symmetric matrix: eigenvalues λ (descending) and eigenvectors V (columns)."""
+
+from __future__ import annotations
+
+import torch
+
+from lawt.encodings import Shape
+from lawt.ops.base import (
+    EIGEN_DISTRIBUTIONS,
+    Dims,
+    Operation,
+    Problems,
+    canonical_signs,
+    column,
+    symmetric,
+)
+
+
+class Eigenvectors(Operation):
+    name = "eigenvectors"
+    title = "Eigenvalues and eigenvectors (symmetric)"
+    distributions = EIGEN_DISTRIBUTIONS
+    square_only = True
+    symmetric_only = True
+
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[0])]
+
+    def answer_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], 1), (dims[0], dims[0])]
+
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        return Problems([symmetric(batch, dims[0], gen, self._check_distribution(distribution))])
+
+    def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        values, vectors = torch.linalg.eigh(operands[0])
+        values, vectors = values.flip(-1), vectors.flip(-1)
+        return [column(values), vectors * canonical_signs(vectors)]
+
+    def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
+        """Σ|VᵀAV − diag(λ)| / Σ|λ_true|: any valid order and signs count as right."""
+        a = operands[0]
+        values, vectors = parts[0].squeeze(-1), parts[1]
+        residual = vectors.transpose(1, 2) @ a @ vectors - torch.diag_embed(values)
+        scale = torch.linalg.eigvalsh(a).abs().sum(-1)
+        return residual.abs().flatten(1).sum(1) / scale.clamp(min=1e-300)

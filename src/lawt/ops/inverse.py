@@ -1,0 +1,106 @@
+"""Inverse of a square matrix, or the answer "not invertible".
+
+Training and test data mix uniform invertible matrices with rank-deficient ones that stay exactly
+singular after rounding (entries on a 0.01 grid, one row or column a signed sum of others), so the model
+itself answers *is it invertible?*.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lawt.encodings import Shape
+from lawt.ops.base import COEFF, Dims, Operation, Problems, uniform
+
+SINGULAR_RCOND = 1e-10  # σ_min / σ_max below this: numerically singular
+MAX_INVERSE = 1e6  # larger inverse entries are out of range for the models
+MAX_RESIDUAL = 1e-10  # paper: drop samples with max|A·A⁻¹ − I| above this
+
+
+def is_singular(a: torch.Tensor) -> torch.Tensor:
+    """Whether each matrix is singular to working precision, [B]."""
+    s = torch.linalg.svdvals(a)
+    return s[:, -1] <= SINGULAR_RCOND * s[:, 0].clamp(min=1e-300)
+
+
+def condition_number(a: torch.Tensor) -> torch.Tensor:
+    """2-norm condition number, inf for singular matrices."""
+    s = torch.linalg.svdvals(a)
+    return torch.where(s[:, -1] > 0, s[:, 0] / s[:, -1].clamp(min=1e-300), math.inf)
+
+
+def rank_deficient(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Exactly singular matrices on a 0.01 grid in [-10, 10]: a row (or column) is ±r_j ± r_k or ±r_j."""
+    grid = torch.randint(-1000, 1001, (batch, n, n), generator=gen).to(torch.float64) / 100
+    if n == 1:
+        return torch.zeros(batch, 1, 1, dtype=torch.float64)
+    out = grid.clone()
+    pending = torch.ones(batch, dtype=torch.bool)
+    rows = torch.arange(batch)
+    target = torch.randint(0, n, (batch,), generator=gen)
+    while bool(pending.any()):
+        j = (target + torch.randint(1, n, (batch,), generator=gen)) % n
+        k = (target + torch.randint(1, n, (batch,), generator=gen)) % n
+        sj = torch.randint(0, 2, (batch, 1), generator=gen) * 2 - 1
+        sk = torch.randint(-1, 2, (batch, 1), generator=gen) * (k != j).unsqueeze(1)
+        combo = sj * grid[rows, j] + sk * grid[rows, k]
+        fits = (combo.abs() <= COEFF).all(dim=1) & pending
+        out[rows[fits], target[fits]] = combo[fits]
+        pending &= ~fits
+    by_column = torch.rand(batch, generator=gen) < 0.5
+    return torch.where(by_column[:, None, None], out.transpose(1, 2), out)
+
+
+class Inverse(Operation):
+    name = "inverse"
+    title = "Inverse (and is it invertible?)"
+    distributions = ("mixed", "uniform", "singular")
+    square_only = True
+
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[0])]
+
+    def answer_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[0])]
+
+    def _invertible(self, batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+        kept: list[torch.Tensor] = []
+        count = 0
+        while count < batch:
+            a = uniform(batch - count + 8, n, n, gen)
+            inv = torch.linalg.inv(a)
+            eye = torch.eye(n, dtype=torch.float64)
+            good = ((a @ inv - eye).abs().flatten(1).amax(1) <= MAX_RESIDUAL)
+            good &= inv.abs().flatten(1).amax(1) <= MAX_INVERSE
+            kept.append(a[good])
+            count += int(good.sum())
+        return torch.cat(kept)[:batch]
+
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        distribution = self._check_distribution(distribution)
+        n = dims[0]
+        if distribution == "uniform":
+            return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
+        if distribution == "singular":
+            return Problems([rank_deficient(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
+        singular = torch.rand(batch, generator=gen) < 0.5
+        a = self._invertible(batch, n, gen)
+        a[singular] = rank_deficient(int(singular.sum()), n, gen)
+        return Problems([a], singular)
+
+    def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The inverse; singular matrices get NaN (callers use :func:`is_singular` first)."""
+        a = operands[0]
+        singular = is_singular(a)
+        safe = torch.where(singular[:, None, None], torch.eye(a.shape[-1], dtype=a.dtype), a)
+        inv = torch.linalg.inv(safe)
+        return [torch.where(singular[:, None, None], math.nan, inv)]
+
+    def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
+        """Σ|A·P − I| / n."""
+        a = operands[0]
+        n = a.shape[-1]
+        residual = a @ parts[0] - torch.eye(n, dtype=a.dtype)
+        return residual.abs().flatten(1).sum(1) / n

@@ -1,0 +1,51 @@
+"""Matrix product AB for A (m×k) and B (k×n)."""
+
+from __future__ import annotations
+
+import torch
+
+from lawt.encodings import MAX_DIM, Shape
+from lawt.ops.base import Dims, Operation, OperandError, Problems, relative_l1, uniform
+
+
+class Product(Operation):
+    name = "product"
+    title = "Matrix product A·B"
+    n_operands = 2
+
+    def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
+        r = range(1, max_dim + 1)
+        return [(m, k, n) for m in r for k in r for n in r]
+
+    def label(self, dims: Dims) -> str:
+        m, k, n = dims
+        return f"{m}x{n}" if m == k == n else f"{m}x{k}x{n}"
+
+    def parse_label(self, label: str) -> Dims:
+        dims = tuple(int(d) for d in label.split("x"))
+        return (dims[0], dims[0], dims[1]) if len(dims) == 2 else dims
+
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        m, k, n = dims
+        return [(m, k), (k, n)]
+
+    def answer_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[2])]
+
+    def dims_of(self, shapes: list[Shape]) -> Dims:
+        super().dims_of(shapes)
+        (m, k), (k2, n) = shapes
+        if k != k2:
+            raise OperandError(f"product needs as many columns in A as rows in B, got {m}x{k} and {k2}x{n}")
+        return (m, k, n)
+
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        self._check_distribution(distribution)
+        m, k, n = dims
+        return Problems([uniform(batch, m, k, gen), uniform(batch, k, n, gen)])
+
+    def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [operands[0] @ operands[1]]
+
+    def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
+        return relative_l1(parts[0], self.solve(operands)[0])

@@ -1,0 +1,29 @@
+"""Singular values of a matrix, sorted descending."""
+
+from __future__ import annotations
+
+import torch
+
+from lawt.encodings import Shape
+from lawt.ops.base import Dims, Operation, Problems, column, relative_l1, uniform
+
+
+class SingularValues(Operation):
+    name = "singular_values"
+    title = "Singular values"
+
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[1])]
+
+    def answer_shapes(self, dims: Dims) -> list[Shape]:
+        return [(min(dims), 1)]
+
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        self._check_distribution(distribution)
+        return Problems([uniform(batch, dims[0], dims[1], gen)])
+
+    def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [column(torch.linalg.svdvals(operands[0]))]
+
+    def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
+        return relative_l1(parts[0], self.solve(operands)[0])
