@@ -12,6 +12,7 @@ import math
 import torch
 
 from lawt.encodings import Shape
+from lawt.numbers import round_sig3
 from lawt.ops.base import COEFF, Dims, Operation, Problems, uniform
 
 SINGULAR_RCOND = 1e-10  # σ_min / σ_max below this: numerically singular
@@ -50,7 +51,7 @@ def rank_deficient(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
         out[rows[fits], target[fits]] = combo[fits]
         pending &= ~fits
     by_column = torch.rand(batch, generator=gen) < 0.5
-    return torch.where(by_column[:, None, None], out.transpose(1, 2), out)
+    return round_sig3(torch.where(by_column[:, None, None], out.transpose(1, 2), out))
 
 
 class Inverse(Operation):

@@ -1,0 +1,68 @@
+"""Batches of encoded problems for training: sizes, distribution, optional curriculum."""
+
+from __future__ import annotations
+
+import torch
+
+from lawt.encodings import Codec, Encoded, collate
+from lawt.ops import Operation
+from lawt.ops.base import Dims
+
+
+def parse_sizes(op: Operation, spec: str) -> list[Dims]:
+    """``"all"``, ``"1-5"`` (every size with dimensions up to 5, from 1) or labels ``"5x5,3x4"``."""
+    spec = spec.strip()
+    if spec == "all":
+        return op.all_sizes()
+    if "-" in spec and "x" not in spec:
+        low, high = (int(v) for v in spec.split("-"))
+        return [d for d in op.all_sizes() if low <= max(d) <= high and min(d) >= 1]
+    sizes = [op.parse_label(label.strip()) for label in spec.split(",") if label.strip()]
+    unknown = [op.label(d) for d in sizes if d not in op.all_sizes()]
+    if unknown or not sizes:
+        raise ValueError(f"{op.name}: invalid sizes {spec!r}")
+    return sizes
+
+
+class BatchSampler:
+    """Draws training batches: each batch holds ``groups`` sizes, each group one size, padded together.
+
+    With ``curriculum_steps``, the largest dimension allowed grows linearly from the smallest to the
+    largest over that many steps.
+    """
+
+    def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
+                 groups: int = 4, seed: int = 0, curriculum_steps: int = 0) -> None:
+        self.op, self.codec, self.sizes = op, codec, sizes
+        self.distribution, self.groups, self.curriculum_steps = distribution, groups, curriculum_steps
+        self.gen = torch.Generator().manual_seed(seed)
+        self.largest = torch.tensor([max(d) for d in sizes])
+
+    def allowed(self, step: int) -> list[int]:
+        """Indices of the sizes open at this step of the curriculum."""
+        if not self.curriculum_steps or step >= self.curriculum_steps:
+            return list(range(len(self.sizes)))
+        low, high = int(self.largest.min()), int(self.largest.max())
+        cap = low + (high - low) * step / self.curriculum_steps
+        return [i for i, m in enumerate(self.largest.tolist()) if m <= max(cap, low)]
+
+    def batch(self, batch_size: int, step: int = 0) -> Encoded:
+        allowed = self.allowed(step)
+        groups = min(self.groups, batch_size)
+        picks = torch.randint(len(allowed), (groups,), generator=self.gen).tolist()
+        counts = [batch_size // groups + (i < batch_size % groups) for i in range(groups)]
+        encoded = []
+        for pick, count in zip(picks, counts, strict=True):
+            dims = self.sizes[allowed[pick]]
+            problems = self.op.generate(count, dims, self.gen, self.distribution)
+            parts = self.op.solve(problems.operands)
+            if problems.singular is not None:
+                parts = [torch.nan_to_num(p, nan=0.0) for p in parts]
+            encoded.append(self.codec.encode(problems.operands, parts, problems.singular))
+        return collate(encoded)
+
+    def state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def load_state(self, state: torch.Tensor) -> None:
+        self.gen.set_state(state)

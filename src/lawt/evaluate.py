@@ -1,0 +1,99 @@
+"""Accuracy on a seeded test set at the paper's tolerances, per size and per distribution."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from lawt.encodings import Codec
+from lawt.model import Seq2Seq
+from lawt.ops import Operation
+from lawt.ops.base import Dims
+from lawt.ops.inverse import condition_number
+from lawt.predict import TOLERANCES, errors, passes, predict, tolerance_key
+
+EVAL_SEED = 12345
+
+
+def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
+                   distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500) -> dict:
+    """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``.
+
+    For the inverse the result also has ``invertibility`` (share of right verdicts) and
+    ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    per_size: dict[str, dict] = {}
+    hits = {tolerance_key(t): 0 for t in TOLERANCES}
+    count = verdicts = verdict_right = 0
+    near = {"count": 0, **{tolerance_key(t): 0 for t in TOLERANCES}}
+    for i, dims in enumerate(sizes):
+        n = total // len(sizes) + (i < total % len(sizes))
+        if n == 0:
+            continue
+        size_hits = {tolerance_key(t): 0 for t in TOLERANCES}
+        for start in range(0, n, batch_size):
+            problems = op.generate(min(batch_size, n - start), dims, gen, distribution)
+            prediction = predict(model, codec, op, problems.operands, dims)
+            err = errors(op, problems.operands, prediction, problems.singular)
+            ok = passes(err)
+            for key, mask in ok.items():
+                size_hits[key] += int(mask.sum())
+            if problems.singular is not None:
+                verdicts += len(err)
+                verdict_right += int((prediction.not_invertible == problems.singular).sum())
+                cond = condition_number(problems.operands[0])
+                hard = (cond > 1e6) & ~problems.singular
+                near["count"] += int(hard.sum())
+                for key, mask in ok.items():
+                    near[key] += int((mask & hard).sum())
+        per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}
+        for key in hits:
+            hits[key] += size_hits[key]
+        count += n
+    result: dict = {"count": count, "distribution": distribution or op.distributions[0],
+                    "overall": {k: v / count for k, v in hits.items()}, "per_size": per_size}
+    if verdicts:
+        result["invertibility"] = {"count": verdicts, "accuracy": verdict_right / verdicts}
+        result["near_singular"] = {"count": near["count"], **{
+            k: (near[k] / near["count"] if near["count"] else None) for k in hits}}
+    return result
+
+
+def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
+             seed: int = EVAL_SEED, distributions: list[str] | None = None) -> dict:
+    """The full report: the training distribution first, then every other test distribution asked for."""
+    names = distributions or [op.distributions[0]]
+    return {"operation": op.name, "encoding": codec.name, "tolerances": [tolerance_key(t) for t in TOLERANCES],
+            "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed) for d in names}}
+
+
+def plot_report(report: dict, path: Path) -> None:
+    """Bar chart of accuracy per size at each tolerance, one panel per distribution."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tables = report["distributions"]
+    fig, axes = plt.subplots(len(tables), 1, figsize=(max(6, 0.12 * 100 + 4), 3 * len(tables)), squeeze=False)
+    for ax, (name, table) in zip(axes[:, 0], tables.items(), strict=True):
+        labels = list(table["per_size"])
+        for key in report["tolerances"]:
+            ax.plot(range(len(labels)), [100 * table["per_size"][s][key] for s in labels], marker=".", label=key)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=6)
+        ax.set_ylim(-2, 102)
+        ax.set_ylabel("accuracy (%)")
+        ax.set_title(f"{report['operation']} ({report['encoding']}), {name}")
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_report(report: dict, json_path: Path, png_path: Path | None = None) -> None:
+    json_path.write_text(json.dumps(report, indent=2))
+    if png_path is not None:
+        plot_report(report, png_path)

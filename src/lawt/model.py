@@ -1,0 +1,293 @@
+"""Encoder–decoder transformer over field sequences, with KV-cached greedy and beam decoding.
+
+Each sequence position is a vector of integer fields (token and position, or sign/mantissa/exponent and
+row/column/part); its embedding is the sum of one learned embedding per field. The decoder predicts its
+output fields one after another at each position: field k's head sees the hidden state plus embeddings
+of the fields chosen before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lawt.encodings import IGNORE, Codec
+
+
+@dataclass
+class ModelConfig:
+    """Architecture; field vocabularies come from the codec."""
+
+    src_fields: list[int] = field(default_factory=list)
+    tgt_fields: list[int] = field(default_factory=list)
+    out_fields: list[int] = field(default_factory=list)
+    d_model: int = 256
+    n_heads: int = 8
+    enc_layers: int = 1
+    dec_layers: int = 1
+    ffn_mult: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FieldEmbedding(nn.Module):
+    """Sum of one embedding per field, stored as one table with offsets (a single gather)."""
+
+    def __init__(self, vocab_sizes: list[int], d_model: int) -> None:
+        super().__init__()
+        offsets = torch.tensor([0, *vocab_sizes[:-1]]).cumsum(0)
+        self.register_buffer("offsets", offsets, persistent=False)
+        self.table = nn.Embedding(sum(vocab_sizes), d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.table(x + self.offsets).sum(-2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention on ``scaled_dot_product_attention``; self- or cross-attention."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        return x.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
+
+    def keys_values(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.kv(x).chunk(2, dim=-1)
+        return self.heads(k), self.heads(v)
+
+    def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
+               causal: bool = False) -> torch.Tensor:
+        q = self.heads(self.q(x))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+        b, _, t, _ = y.shape
+        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+
+def mlp(d_model: int, mult: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_model, mult * d_model), nn.GELU(), nn.Linear(mult * d_model, d_model))
+
+
+class EncoderBlock(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
+        self.attn = Attention(cfg.d_model, cfg.n_heads)
+        self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        h = self.ln1(x)
+        x = x + self.attn.attend(h, *self.attn.keys_values(h), mask=mask)
+        return x + self.mlp(self.ln2(x))
+
+
+class KVCache:
+    """Per-layer self-attention keys/values of the positions decoded so far, and cross-attention K/V."""
+
+    def __init__(self, cross: list[tuple[torch.Tensor, torch.Tensor]], max_len: int) -> None:
+        self.cross = cross
+        k0 = cross[0][0]
+        b, h, _, hd = k0.shape
+        self.self_kv = [
+            (k0.new_empty(b, h, max_len, hd), k0.new_empty(b, h, max_len, hd)) for _ in cross
+        ]
+        self.length = 0
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep the rows ``index`` (beam search)."""
+        self.self_kv = [(k[index], v[index]) for k, v in self.self_kv]
+        self.cross = [(k[index], v[index]) for k, v in self.cross]
+
+
+class DecoderBlock(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.ln1, self.ln2, self.ln3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
+        self.self_attn = Attention(cfg.d_model, cfg.n_heads)
+        self.cross_attn = Attention(cfg.d_model, cfg.n_heads)
+        self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+
+    def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
+                memory_mask: torch.Tensor | None, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+        h = self.ln1(x)
+        if cache is None:  # whole sequence at once (training, or uncached decoding)
+            x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), causal=True)
+        else:  # one new position; earlier keys and values come from the cache
+            k_new, v_new = self.self_attn.keys_values(h)
+            k_all, v_all = cache.self_kv[layer]
+            t0, t1 = cache.length, cache.length + x.shape[1]
+            k_all[:, :, t0:t1], v_all[:, :, t0:t1] = k_new, v_new
+            x = x + self.self_attn.attend(h, k_all[:, :, :t1], v_all[:, :, :t1])
+        x = x + self.cross_attn.attend(self.ln2(x), *memory_kv, mask=memory_mask)
+        return x + self.mlp(self.ln3(x))
+
+
+@dataclass
+class Generated:
+    """Decoded output fields [B, beam, T, output fields] and their log-probabilities [B, beam], best first."""
+
+    fields: torch.Tensor
+    log_prob: torch.Tensor
+
+
+class Seq2Seq(nn.Module):
+    """The encoder–decoder transformer."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.d_model
+        self.src_embed = FieldEmbedding(cfg.src_fields, d)
+        self.tgt_embed = FieldEmbedding(cfg.tgt_fields, d)
+        self.encoder = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.enc_layers))
+        self.decoder = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_layers))
+        self.enc_norm, self.dec_norm = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.heads = nn.ModuleList(nn.Linear(d, v) for v in cfg.out_fields)
+        self.conditions = nn.ModuleList(
+            FieldEmbedding(cfg.out_fields[:k], d) for k in range(1, len(cfg.out_fields))
+        )
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear | nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    @classmethod
+    def for_codec(cls, codec: Codec, **arch: int) -> Seq2Seq:
+        return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
+                               out_fields=codec.out_fields, **arch))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ------------------------------------------------------------------ training
+    @staticmethod
+    def _key_mask(src_mask: torch.Tensor | None) -> torch.Tensor | None:
+        return None if src_mask is None else src_mask[:, None, None, :]
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
+        x = self.src_embed(src)
+        mask = self._key_mask(src_mask)
+        for block in self.encoder:
+            x = block(x, mask)
+        return self.enc_norm(x)
+
+    def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [block.cross_attn.keys_values(memory) for block in self.decoder]
+
+    def hidden(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
+        x = self.tgt_embed(tgt_in)
+        mask = self._key_mask(src_mask)
+        for block, kv in zip(self.decoder, self.memory_kv(memory), strict=True):
+            x = block(x, kv, mask)
+        return self.dec_norm(x)
+
+    def field_logits(self, h: torch.Tensor, chosen: torch.Tensor, k: int) -> torch.Tensor:
+        """Logits of output field k given hidden states and the fields chosen before it."""
+        if k:
+            h = h + self.conditions[k - 1](chosen[..., :k])
+        return self.heads[k](h)
+
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None, tgt_in: torch.Tensor,
+                tgt_out: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced cross-entropy, summed over output fields, averaged over predicted positions."""
+        h = self.hidden(tgt_in, self.encode(src, src_mask), src_mask)
+        known = tgt_out.clamp(min=0)
+        loss = h.new_zeros(())
+        for k in range(len(self.heads)):
+            logits = self.field_logits(h, known, k)
+            loss = loss + F.cross_entropy(logits.flatten(0, -2), tgt_out[..., k].flatten(), ignore_index=IGNORE)
+        return loss
+
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def generate(self, src: torch.Tensor, src_mask: torch.Tensor | None, slots: torch.Tensor, codec: Codec,
+                 beam: int = 1, use_cache: bool = True) -> Generated:
+        """Decode up to ``slots.shape[1]`` positions; beam search when ``beam > 1``, greedy otherwise."""
+        batch, max_len, _ = slots.shape
+        n_out = len(self.heads)
+        memory = self.encode(src, src_mask)
+        mask = self._key_mask(src_mask)
+        expand = torch.arange(batch).repeat_interleave(beam)
+        memory = memory[expand]
+        mask = None if mask is None else mask[expand]
+        slots = slots[expand]
+        cache = KVCache(self.memory_kv(memory), max_len) if use_cache else None
+        rows = batch * beam
+        bos = torch.tensor(codec.bos).expand(rows, 1, n_out)
+        outputs = slots.new_zeros(rows, 0, n_out)
+        score = torch.zeros(batch, beam)
+        score[:, 1:] = -torch.inf  # all beams start identical: expand only the first
+        finished = torch.zeros(rows, dtype=torch.bool)
+        for t in range(max_len):
+            previous = bos if t == 0 else outputs[:, -1:]
+            step_in = torch.cat([previous, slots[:, t:t + 1]], dim=-1)
+            h = self._step(step_in if use_cache else torch.cat([self._history(bos, outputs), slots[:, :t + 1]], -1),
+                           memory, mask, cache)
+            parent, chosen, score = self._expand(h, score.view(rows), finished, beam)
+            outputs = torch.cat([outputs[parent], chosen.unsqueeze(1)], dim=1)
+            finished = finished[parent] | codec.is_end(chosen)
+            if cache is not None:
+                cache.length += 1
+                if beam > 1:
+                    cache.reorder(parent)
+            if bool(finished.all()):
+                break
+        order = score.argsort(dim=1, descending=True)
+        fields = outputs.view(batch, beam, -1, n_out)
+        return Generated(fields=torch.gather(fields, 1, order[:, :, None, None].expand_as(fields)),
+                         log_prob=torch.gather(score, 1, order))
+
+    @staticmethod
+    def _history(bos: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.cat([bos, outputs], dim=1)
+
+    def _step(self, step_in: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None,
+              cache: KVCache | None) -> torch.Tensor:
+        """Hidden state [rows, d] of the newest position."""
+        x = self.tgt_embed(step_in)
+        if cache is None:
+            kv = self.memory_kv(memory)
+            for block, layer_kv in zip(self.decoder, kv, strict=True):
+                x = block(x, layer_kv, mask)
+        else:
+            for i, block in enumerate(self.decoder):
+                x = block(x, cache.cross[i], mask, cache=cache, layer=i)
+        return self.dec_norm(x[:, -1])
+
+    def _expand(self, h: torch.Tensor, score: torch.Tensor, finished: torch.Tensor,
+                beam: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Choose the next position's fields one at a time, keeping the ``beam`` best candidates per problem.
+
+        Returns the parent row of each new candidate [rows], its fields [rows, n_out] and scores [B, beam].
+        A finished sequence carries on with zeros and an unchanged score.
+        """
+        rows = h.shape[0]
+        batch = rows // beam
+        parent = torch.arange(rows)
+        chosen = h.new_zeros(rows, 0, dtype=torch.long)
+        for k in range(len(self.heads)):
+            logits = self.field_logits(h[parent], torch.nn.functional.pad(chosen, (0, 1)), k)
+            logp = logits.float().log_softmax(-1)
+            done = finished[parent]
+            logp = torch.where(done[:, None], torch.full_like(logp, -torch.inf), logp)
+            logp[:, 0] = torch.where(done, 0.0, logp[:, 0])
+            total = (score[:, None] + logp).view(batch, -1)
+            vocab = logp.shape[1]
+            best, index = total.topk(beam, dim=1)
+            source = (index // vocab + torch.arange(batch)[:, None] * beam).view(-1)
+            parent, chosen = parent[source], torch.cat([chosen[source], (index % vocab).view(-1, 1)], dim=1)
+            score = best.view(-1)
+        return parent, chosen, score.view(batch, beam)

@@ -1,0 +1,68 @@
+"""Run a model on a batch of problems of one size and score its answers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from lawt.encodings import Codec
+from lawt.model import Seq2Seq
+from lawt.ops import Operation
+from lawt.ops.base import Dims
+
+TOLERANCES = (0.05, 0.02, 0.01, 0.005)
+
+
+@dataclass
+class Prediction:
+    """The model's answers for a batch (best beam first) and how it decoded them."""
+
+    parts: list[torch.Tensor]  # [B, r, c] for the best beam
+    valid: torch.Tensor  # [B] decoded to the right shape
+    not_invertible: torch.Tensor  # [B] the model answered "not invertible"
+    log_prob: torch.Tensor  # [B, beam]
+    fields: torch.Tensor  # [B, beam, T, output fields]
+    decode_seconds: float
+
+
+def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Tensor], dims: Dims,
+            beam: int = 1) -> Prediction:
+    """Encode, decode greedily (or with a beam) and turn the best output back into numbers."""
+    start = time.perf_counter()
+    batch = operands[0].shape[0]
+    src = codec.encode_operands(operands)
+    slots = codec.slots(op.answer_shapes(dims), batch)
+    model.eval()
+    out = model.generate(src, None, slots, codec, beam=beam)
+    decoded = codec.decode(out.fields[:, 0], op.answer_shapes(dims))
+    return Prediction(parts=decoded.parts, valid=decoded.valid, not_invertible=decoded.not_invertible,
+                      log_prob=out.log_prob, fields=out.fields, decode_seconds=time.perf_counter() - start)
+
+
+def decode_beam(codec: Codec, op: Operation, prediction: Prediction, dims: Dims, k: int):
+    """Answer parts and validity of beam ``k``."""
+    return codec.decode(prediction.fields[:, k], op.answer_shapes(dims))
+
+
+def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,
+           singular: torch.Tensor | None) -> torch.Tensor:
+    """Error per problem: the paper's metric; inf when the output did not decode or the verdict is wrong.
+
+    For the inverse, a singular matrix answered "not invertible" has error 0.
+    """
+    err = op.error(operands, [torch.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0) for p in prediction.parts])
+    err = torch.where(prediction.valid, torch.nan_to_num(err, nan=torch.inf), torch.inf)
+    if singular is not None:
+        err = torch.where(singular, torch.where(prediction.not_invertible, 0.0, torch.inf), err)
+    return err
+
+
+def passes(err: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Pass/fail at the paper's four tolerances, keyed ``"5%"``, ``"2%"``, ``"1%"``, ``"0.5%"``."""
+    return {tolerance_key(t): err < t for t in TOLERANCES}
+
+
+def tolerance_key(t: float) -> str:
+    return f"{t * 100:g}%"

@@ -1,0 +1,230 @@
+"""Training: AdamW with warm-up and cosine decay, checkpoints with exact resume, JSONL metrics, DDP.
+
+Run state lives in ``out_dir``: ``train_config.json``, ``checkpoint.pt`` (model, optimiser, data RNG,
+counters), ``metrics.jsonl`` and ``best/`` (the best evaluated model in shipped format).
+Launch with ``torchrun --nproc-per-node N`` for data-parallel training (gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from lawt.data import BatchSampler, parse_sizes
+from lawt.encodings import make_codec
+from lawt.evaluate import accuracy_table
+from lawt.model import Seq2Seq
+from lawt.ops import get_operation
+from lawt.zoo import load_model, save_model
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; saved beside every checkpoint."""
+
+    operation: str = "transpose"
+    encoding: str = "entry"
+    sizes: str = "all"
+    distribution: str = ""
+    d_model: int = 256
+    n_heads: int = 8
+    enc_layers: int = 1
+    dec_layers: int = 1
+    ffn_mult: int = 4
+    batch_size: int = 64
+    groups: int = 4
+    lr: float = 5e-4
+    min_lr_ratio: float = 0.05
+    warmup_steps: int = 200
+    steps: int = 10_000
+    max_minutes: float = 0.0  # stop (and checkpoint) after this much wall time; 0 = no limit
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    curriculum_steps: int = 0
+    eval_every: int = 500
+    eval_problems: int = 500
+    checkpoint_every: int = 200
+    log_every: int = 20
+    seed: int = 0
+    init_from: str = ""  # a shipped model folder to start from (weights only)
+    out_dir: str = "runs/default"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``steps``."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class Distributed:
+    """Rank bookkeeping; a single process when not launched by torchrun."""
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            dist.init_process_group(backend)
+            if backend == "gloo":  # share the machine's cores between the processes
+                torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def total(self, value: float) -> float:
+        if self.world == 1:
+            return value
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item())
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None) -> dict:
+    """The model card written with every saved model."""
+    return {
+        "operation": cfg.operation,
+        "encoding": cfg.encoding,
+        "sizes": op_sizes,
+        "distribution": cfg.distribution or get_operation(cfg.operation).distributions[0],
+        "training": {"examples": counters["examples"], "steps": counters["step"],
+                     "cpu_seconds": round(counters["cpu_seconds"], 1),
+                     "wall_seconds": round(counters["wall_seconds"], 1), "recipe": asdict(cfg)},
+        "evaluation": evaluation,
+    }
+
+
+def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
+    """Train (or resume) a run; returns the run folder."""
+    ddp = Distributed()
+    out = Path(cfg.out_dir)
+    op, codec = get_operation(cfg.operation), make_codec(cfg.encoding)
+    sizes = parse_sizes(op, cfg.sizes)
+    labels = [op.label(d) for d in sizes]
+    torch.manual_seed(cfg.seed)
+    model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
+                              dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult)
+    if cfg.init_from:
+        model.load_state_dict(load_model(Path(cfg.init_from)).model.state_dict())
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    sampler = BatchSampler(op, codec, sizes, cfg.distribution, cfg.groups, seed=cfg.seed * 1000 + ddp.rank,
+                           curriculum_steps=cfg.curriculum_steps)
+    counters = {"step": 0, "examples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "best": -1.0}
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        sampler.load_state(state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0])
+        counters = state["counters"]
+    if ddp.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+
+    def save_checkpoint() -> None:
+        rng = [sampler.state()]
+        if ddp.world > 1:
+            rng = [torch.empty_like(rng[0]) for _ in range(ddp.world)]
+            dist.all_gather(rng, sampler.state())
+        if ddp.main:
+            tmp = checkpoint.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng,
+                        "counters": counters}, tmp)
+            tmp.replace(checkpoint)
+
+    def log(record: dict) -> None:
+        if ddp.main:
+            with (out / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    if show_progress is None:
+        show_progress = sys.stderr.isatty()
+    bar = tqdm(total=cfg.steps, initial=counters["step"], disable=not (show_progress and ddp.main),
+               desc=f"{cfg.operation}/{cfg.encoding}", dynamic_ncols=True)
+    started = time.time()
+    window_loss, window_examples, window_start = 0.0, 0, time.time()
+    cpu_mark, wall_mark = time.process_time(), time.time()
+    model.train()
+    while counters["step"] < cfg.steps:
+        step = counters["step"]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, step)
+        batch = sampler.batch(cfg.batch_size, step)
+        loss = net(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        counters["step"] += 1
+        counters["examples"] += cfg.batch_size * ddp.world
+        window_loss += loss.item()
+        window_examples += cfg.batch_size * ddp.world
+        bar.update(1)
+        timed_out = cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes
+        last = counters["step"] >= cfg.steps or timed_out
+        if counters["step"] % cfg.log_every == 0 or last:
+            now, cpu_now = time.time(), time.process_time()
+            counters["cpu_seconds"] += ddp.total(cpu_now - cpu_mark)
+            counters["wall_seconds"] += now - wall_mark
+            cpu_mark, wall_mark = cpu_now, now
+            steps_in_window = cfg.log_every if counters["step"] % cfg.log_every == 0 else 1
+            record = {"step": counters["step"], "examples": counters["examples"],
+                      "loss": window_loss / steps_in_window, "lr": learning_rate(cfg, step),
+                      "grad_norm": float(grad_norm), "examples_per_s": window_examples / (now - window_start),
+                      "cpu_seconds": round(counters["cpu_seconds"], 1),
+                      "wall_seconds": round(counters["wall_seconds"], 1)}
+            log(record)
+            bar.set_postfix(loss=f"{record['loss']:.3f}", ex_s=f"{record['examples_per_s']:.0f}")
+            window_loss, window_examples, window_start = 0.0, 0, time.time()
+        if counters["step"] % cfg.eval_every == 0 or last:
+            if ddp.main:
+                table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)
+                model.train()
+                score = table["overall"]["1%"] + table["overall"]["5%"]
+                log({"step": counters["step"], "examples": counters["examples"],
+                     "cpu_seconds": round(counters["cpu_seconds"], 1), "eval": table["overall"],
+                     **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {})})
+                if score > counters["best"]:
+                    counters["best"] = score
+                    save_model(model, card_for(cfg, labels, counters, None), out / "best")
+            ddp.barrier()
+        if counters["step"] % cfg.checkpoint_every == 0 or last:
+            save_checkpoint()
+        if timed_out:
+            break
+    bar.close()
+    if ddp.main:
+        save_model(model, card_for(cfg, labels, counters, None), out / "last")
+    ddp.close()
+    return out

@@ -1,0 +1,109 @@
+"""Shipped models: a folder per operation with ``model.safetensors`` and ``config.json``.
+
+``config.json`` carries the operation, encoding, architecture, sizes served, training record, the
+measured evaluation and the SHA-256 of the weights, which :func:`load_model` verifies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from lawt.encodings import Codec, make_codec
+from lawt.model import ModelConfig, Seq2Seq
+from lawt.ops import Operation, get_operation
+from lawt.ops.base import Dims
+
+ZOO_DIR = Path(__file__).parent / "zoo"
+WEIGHTS, CONFIG = "model.safetensors", "config.json"
+
+
+class ModelLoadError(RuntimeError):
+    """A shipped model that cannot be used; the message names the file and the reason."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to answer, with its card."""
+
+    model: Seq2Seq
+    codec: Codec
+    op: Operation
+    card: dict
+    path: Path
+
+    @property
+    def sizes(self) -> list[Dims]:
+        return [self.op.parse_label(s) for s in self.card["sizes"]]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(model: Seq2Seq, card: dict, folder: Path, half: bool = True) -> None:
+    """Write weights (fp16 by default) and the card with the weights' checksum."""
+    folder.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if half else torch.float32
+    state = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS))
+    card = {**card, "architecture": model.cfg.to_dict(), "parameters": model.num_parameters(),
+            "weights_dtype": str(dtype).removeprefix("torch."), "sha256": sha256(folder / WEIGHTS)}
+    (folder / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
+
+
+def read_card(folder: Path) -> dict:
+    path = folder / CONFIG
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelLoadError(f"{path}: missing") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: unreadable ({exc})") from None
+    for key in ("operation", "encoding", "architecture", "sizes", "sha256"):
+        if key not in card:
+            raise ModelLoadError(f"{path}: no {key!r} entry")
+    return card
+
+
+def load_model(folder: Path) -> LoadedModel:
+    """Load and verify a shipped model, or raise :class:`ModelLoadError` naming the bad file."""
+    card = read_card(folder)
+    weights = folder / WEIGHTS
+    if not weights.exists():
+        raise ModelLoadError(f"{weights}: missing")
+    actual = sha256(weights)
+    if actual != card["sha256"]:
+        raise ModelLoadError(f"{weights}: checksum mismatch (expected {card['sha256'][:12]}…, got {actual[:12]}…)")
+    try:
+        state = load_file(str(weights))
+        op, codec = get_operation(card["operation"]), make_codec(card["encoding"])
+        model = Seq2Seq(ModelConfig(**card["architecture"]))
+        model.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as exc:  # any failure here means the folder is unusable; say which and why
+        raise ModelLoadError(f"{weights}: cannot load ({exc})") from None
+    model.eval()
+    return LoadedModel(model=model, codec=codec, op=op, card=card, path=folder)
+
+
+def discover(root: Path = ZOO_DIR) -> dict[str, LoadedModel | ModelLoadError]:
+    """Every model folder under ``root`` keyed by operation: a loaded model or the reason it failed."""
+    found: dict[str, LoadedModel | ModelLoadError] = {}
+    if not root.is_dir():
+        return found
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            loaded = load_model(folder)
+            found[loaded.op.name] = loaded
+        except ModelLoadError as exc:
+            found[folder.name] = exc
+    return found
