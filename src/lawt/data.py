@@ -27,14 +27,17 @@ def parse_sizes(op: Operation, spec: str) -> list[Dims]:
 class BatchSampler:
     """Draws training batches: each batch holds ``groups`` sizes, each group one size, padded together.
 
+    With ``batch_tokens``, a batch instead holds one size and as many problems as fit in that many
+    matrix entries (operands plus answer), so small problems come in large batches and nothing is padded.
     With ``curriculum_steps``, the largest dimension allowed grows linearly from the smallest to the
     largest over that many steps.
     """
 
     def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
-                 groups: int = 4, seed: int = 0, curriculum_steps: int = 0) -> None:
+                 groups: int = 4, seed: int = 0, curriculum_steps: int = 0, batch_tokens: int = 0) -> None:
         self.op, self.codec, self.sizes = op, codec, sizes
         self.distribution, self.groups, self.curriculum_steps = distribution, groups, curriculum_steps
+        self.batch_tokens = batch_tokens
         self.gen = torch.Generator().manual_seed(seed)
         self.largest = torch.tensor([max(d) for d in sizes])
 
@@ -48,9 +51,11 @@ class BatchSampler:
 
     def batch(self, batch_size: int, step: int = 0) -> Encoded:
         allowed = self.allowed(step)
-        groups = min(self.groups, batch_size)
+        groups = 1 if self.batch_tokens else min(self.groups, batch_size)
         picks = torch.randint(len(allowed), (groups,), generator=self.gen).tolist()
         counts = [batch_size // groups + (i < batch_size % groups) for i in range(groups)]
+        if self.batch_tokens:
+            counts = [self.fitting(self.sizes[allowed[picks[0]]])]
         encoded = []
         for pick, count in zip(picks, counts, strict=True):
             dims = self.sizes[allowed[pick]]
@@ -60,6 +65,12 @@ class BatchSampler:
                 parts = [torch.nan_to_num(p, nan=0.0) for p in parts]
             encoded.append(self.codec.encode(problems.operands, parts, problems.singular))
         return collate(encoded)
+
+    def fitting(self, dims: Dims) -> int:
+        """Problems of this size that fit in ``batch_tokens`` entries (at least 4, at most 2048)."""
+        shapes = self.op.operand_shapes(dims) + self.op.answer_shapes(dims)
+        entries = sum(r * c for r, c in shapes)
+        return max(4, min(2048, self.batch_tokens // entries))
 
     def state(self) -> torch.Tensor:
         return self.gen.get_state()

@@ -214,8 +214,11 @@ class Seq2Seq(nn.Module):
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
     def generate(self, src: torch.Tensor, src_mask: torch.Tensor | None, slots: torch.Tensor, codec: Codec,
-                 beam: int = 1, use_cache: bool = True) -> Generated:
-        """Decode up to ``slots.shape[1]`` positions; beam search when ``beam > 1``, greedy otherwise."""
+                 beam: int = 1, use_cache: bool = True, stop_early: bool = True) -> Generated:
+        """Decode up to ``slots.shape[1]`` positions; beam search when ``beam > 1``, greedy otherwise.
+
+        Decoding stops once every sequence has ended, unless ``stop_early`` is False.
+        """
         batch, max_len, _ = slots.shape
         n_out = len(self.heads)
         memory = self.encode(src, src_mask)
@@ -243,7 +246,7 @@ class Seq2Seq(nn.Module):
                 cache.length += 1
                 if beam > 1:
                     cache.reorder(parent)
-            if bool(finished.all()):
+            if stop_early and bool(finished.all()):
                 break
         order = score.argsort(dim=1, descending=True)
         fields = outputs.view(batch, beam, -1, n_out)

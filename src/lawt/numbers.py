@@ -6,9 +6,8 @@ A real number x is written ``sign * mantissa * 10**exponent`` with an integer ma
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import math
+from dataclasses import dataclass
 
 import torch
 

@@ -41,6 +41,7 @@ class TrainConfig:
     dec_layers: int = 1
     ffn_mult: int = 4
     batch_size: int = 64
+    batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
     groups: int = 4
     lr: float = 5e-4
     min_lr_ratio: float = 0.05
@@ -138,7 +139,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
     sampler = BatchSampler(op, codec, sizes, cfg.distribution, cfg.groups, seed=cfg.seed * 1000 + ddp.rank,
-                           curriculum_steps=cfg.curriculum_steps)
+                           curriculum_steps=cfg.curriculum_steps, batch_tokens=cfg.batch_tokens)
     counters = {"step": 0, "examples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "best": -1.0}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
@@ -187,9 +188,10 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         counters["step"] += 1
-        counters["examples"] += cfg.batch_size * ddp.world
+        examples = int(ddp.total(batch.src.shape[0]))
+        counters["examples"] += examples
         window_loss += loss.item()
-        window_examples += cfg.batch_size * ddp.world
+        window_examples += examples
         bar.update(1)
         timed_out = cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes
         last = counters["step"] >= cfg.steps or timed_out

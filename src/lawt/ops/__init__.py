@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lawt.ops.base import Operation, OperandError, Problems
+from lawt.ops.base import OperandError, Operation, Problems
 from lawt.ops.eigenvalues import Eigenvalues
 from lawt.ops.eigenvectors import Eigenvectors
 from lawt.ops.inverse import Inverse

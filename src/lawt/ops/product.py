@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import MAX_DIM, Shape
-from lawt.ops.base import Dims, Operation, OperandError, Problems, relative_l1, uniform
+from lawt.ops.base import Dims, OperandError, Operation, Problems, relative_l1, uniform
 
 
 class Product(Operation):

@@ -1,0 +1,227 @@
+"""The ``lawt`` command: train, eval, ship, models, bench, solve, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+from lawt.matrix_text import MatrixFormatError, format_matrix, parse_matrix
+from lawt.ops import OPERATIONS, OperandError
+from lawt.zoo import ZOO_DIR, ModelLoadError
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from lawt.train import TrainConfig
+
+    parser.add_argument("--config", type=Path, help="JSON file of settings (flags override it)")
+    for f in fields(TrainConfig):
+        default = f.default if f.default is not MISSING else None
+        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=type(default), default=None,
+                            help=f"default: {default!r}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from lawt.train import TrainConfig, train
+
+    settings = json.loads(args.config.read_text()) if args.config else {}
+    settings.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
+    cfg = TrainConfig.from_dict(settings)
+    out = train(cfg)
+    print(f"run saved in {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from lawt.data import parse_sizes
+    from lawt.evaluate import evaluate, write_report
+    from lawt.zoo import load_model
+
+    loaded = load_model(args.model)
+    op = loaded.op
+    sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
+    names = list(op.distributions) if args.distributions == "all" else (
+        args.distributions.split(",") if args.distributions else None)
+    report = evaluate(loaded.model, loaded.codec, op, sizes, total=args.problems, seed=args.seed,
+                      distributions=names)
+    out = args.out or (args.model / "evaluation.json")
+    write_report(report, out, out.with_suffix(".png"))
+    for name, table in report["distributions"].items():
+        overall = ", ".join(f"{k} {100 * v:.1f}%" for k, v in table["overall"].items())
+        print(f"{op.name} [{name}] on {table['count']} problems: {overall}")
+        if "invertibility" in table:
+            print(f"  invertible? right {100 * table['invertibility']['accuracy']:.1f}%")
+    print(f"report: {out} and {out.with_suffix('.png')}")
+    return 0
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    from lawt.ship import ship
+
+    return 0 if ship(args.model, args.to, problems=args.problems, force=args.force) else 1
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from lawt.solver import Calculator, model_card
+
+    calc = Calculator(root=args.root)
+    rows = []
+    for name in OPERATIONS:
+        status = calc.status(name)
+        if isinstance(status, str):
+            rows.append({"operation": name, "available": False, "reason": status})
+        else:
+            rows.append({"operation": name, "available": True, **model_card(status)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        if not row["available"]:
+            print(f"{row['operation']:<16} unavailable: {row['reason']}")
+            continue
+        acc = row["accuracy"] or {}
+        accuracy = " ".join(f"{k}:{100 * v:.1f}%" for k, v in acc.items()) or "not evaluated"
+        print(f"{row['operation']:<16} {row['encoding']:<8} {row['encoder_layers']}/{row['decoder_layers']} layers "
+              f"width {row['width']} {row['parameters']:,} params, sizes {_size_range(row['sizes'])}; {accuracy}")
+    return 0
+
+
+def _size_range(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{labels[0]}..{labels[-1]} ({len(labels)} sizes)"
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from lawt.bench import run_benchmarks
+
+    result = run_benchmarks(quick=args.quick)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:<32} {value}")
+    return 0
+
+
+def _read_operands(args: argparse.Namespace, count: int) -> list[list[list[float]]]:
+    texts = list(args.matrices)
+    if not texts or texts == ["-"]:
+        blocks = [b for b in sys.stdin.read().split("\n\n") if b.strip()]
+        texts = blocks if len(blocks) > 1 or count == 1 else blocks[0].split("|")
+    matrices = [parse_matrix(t) for t in texts]
+    if count == 2 and args.operation == "matvec" and len(matrices) == 2 and len(matrices[1]) == 1:
+        matrices[1] = [[x] for x in matrices[1][0]]  # a row typed for v means the vector v
+    return matrices
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from lawt.solver import Calculator
+
+    op = OPERATIONS.get(args.operation)
+    if op is None:
+        print(f"error: unknown operation {args.operation!r}; choose from {', '.join(OPERATIONS)}", file=sys.stderr)
+        return 2
+    try:
+        operands = _read_operands(args, op.n_operands)
+        answer = Calculator(root=args.root).solve(op.name, operands, beam=args.beam)
+    except (MatrixFormatError, OperandError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(answer.to_dict()))
+        return 0
+    print(f"{op.title}, size {answer.size}")
+    print(f"provenance: {answer.provenance} — {answer.provenance_detail}")
+    names = answer.part_names
+    if answer.invertible is not None:
+        inv = answer.invertible
+        verdict = {True: "invertible", False: "not invertible", None: "no verdict"}[inv["model"]]
+        print(f"model says: {verdict}; exact: {'invertible' if inv['exact'] else 'not invertible'} "
+              f"(det {inv['determinant']:.4g}, condition number {inv['condition_number']})")
+    for label, parts in (("model answer", answer.model_answer), ("exact answer", answer.exact_answer)):
+        if parts is None:
+            print(f"{label}: none")
+            continue
+        for name, part in zip(names if len(names) == len(parts) else [""] * len(parts), parts, strict=True):
+            print(f"{label}{' — ' + name if name else ''}:\n{format_matrix(part)}")
+    if answer.relative_error is not None or answer.passes:
+        err = "n/a" if answer.relative_error is None else f"{answer.relative_error:.3g}"
+        print(f"relative error: {err}; " + ", ".join(f"{k} {'pass' if v else 'fail'}" for k, v in answer.passes.items()))
+    if answer.confidence is not None:
+        print(f"confidence: {answer.confidence:.3f} (log-probability {answer.log_prob:.3f}); "
+              f"decode {answer.decode_ms:.1f} ms, exact {answer.exact_ms:.2f} ms")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from lawt.web.server import run
+
+    run(host=args.host, port=args.port, database_url=args.database_url, root=args.root)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lawt", description="Linear algebra with transformers")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model (resumes from the run folder's checkpoint)")
+    _train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="measure a model's accuracy at 5%%, 2%%, 1%%, 0.5%%")
+    p.add_argument("model", type=Path, help="model folder (config.json + model.safetensors)")
+    p.add_argument("--problems", type=int, default=10_000)
+    p.add_argument("--sizes", default="", help="default: the sizes the model was trained on")
+    p.add_argument("--distributions", default="", help="comma-separated, or 'all'")
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--out", type=Path, help="JSON report (a PNG is written beside it)")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("ship", help="evaluate a trained model and copy it into the zoo if it beats the shipped one")
+    p.add_argument("model", type=Path)
+    p.add_argument("--to", type=Path, help="destination folder (default: the zoo folder of its operation)")
+    p.add_argument("--problems", type=int, default=10_000)
+    p.add_argument("--force", action="store_true", help="ship even if not better")
+    p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("models", help="list the shipped models and their measured accuracy")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--root", type=Path, default=ZOO_DIR)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("bench", help="measure generation, training and decoding speed")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quick", action="store_true", help="short measurements (for smoke tests)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("solve", help="answer one problem with the model and compare with the exact answer")
+    p.add_argument("operation", help=", ".join(OPERATIONS))
+    p.add_argument("matrices", nargs="*", help="'[[1,2],[3,4]]' or '1 2; 3 4'; '-' or none reads stdin")
+    p.add_argument("--beam", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--root", type=Path, default=ZOO_DIR)
+    p.set_defaults(func=cmd_solve)
+
+    p = sub.add_parser("serve", help="run the web calculator")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: $LAWT_DATABASE_URL or ./lawt.db)")
+    p.add_argument("--root", type=Path, default=ZOO_DIR)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

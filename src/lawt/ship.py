@@ -1,0 +1,59 @@
+"""Put a trained model into the zoo: evaluate on 10,000 seeded problems, keep it only if it is better."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from lawt.evaluate import evaluate, write_report
+from lawt.ops import Operation
+from lawt.zoo import CONFIG, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
+
+
+def coverage_score(op: Operation, report: dict) -> float:
+    """Mean accuracy over the four tolerances and over *every* size of the operation (unserved sizes = 0)."""
+    table = next(iter(report["distributions"].values()))
+    total = sum(sum(row[k] for k in report["tolerances"]) / len(report["tolerances"])
+                for row in table["per_size"].values())
+    return total / len(op.all_sizes())
+
+
+def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False) -> bool:
+    """Evaluate ``candidate`` and copy it to ``destination`` if it beats the model there. Returns shipped?"""
+    loaded = load_model(candidate)
+    op = loaded.op
+    destination = destination or ZOO_DIR / op.name
+    distributions = list(op.distributions) if op.symmetric_only else None
+    report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems, distributions=distributions)
+    score = coverage_score(op, report)
+    previous_score, history = -1.0, []
+    try:
+        previous = read_card(destination)
+        history = previous.get("history", [])
+        if previous.get("evaluation"):
+            previous_score = coverage_score(op, previous["evaluation"])
+    except ModelLoadError:
+        pass
+    training = loaded.card.get("training", {})
+    main = next(iter(report["distributions"].values()))
+    history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
+                    "encoding": loaded.card["encoding"], "overall": main["overall"], "score": round(score, 4),
+                    "shipped": force or score > previous_score})
+    print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
+          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in main["overall"].items()))
+    if not (force or score > previous_score):
+        if destination.exists():  # keep the measurement of the rejected candidate in the curve
+            card = read_card(destination)
+            card["history"] = history
+            (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
+        print("not shipped: not better than the shipped model")
+        return False
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(candidate / WEIGHTS, destination / WEIGHTS)
+    card = {**loaded.card, "evaluation": report, "history": history, "sha256": sha256(destination / WEIGHTS)}
+    (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
+    write_report(report, destination / "evaluation.json", destination / "evaluation.png")
+    (destination / "evaluation.json").unlink()  # the card holds it; keep only the plot
+    print(f"shipped to {destination}")
+    return True

@@ -1,0 +1,207 @@
+"""Answer one problem with its operation's model, beside the exact answer, saying where each came from.
+
+This is the single entry point shared by ``lawt solve``, the Python API and the web server. The exact
+solver never stands in for the model: when the model is missing, fails, or sees a size it was not
+trained on, :attr:`Answer.provenance` says so.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from lawt.encodings import EncodingRangeError
+from lawt.ops import OperandError, Operation, get_operation
+from lawt.ops.inverse import condition_number, is_singular
+from lawt.predict import TOLERANCES, errors, predict, tolerance_key
+from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
+
+# Provenance labels
+TRANSFORMER = "transformer"
+UNTRAINED_SIZE = "transformer-untrained-size"
+INVALID_OUTPUT = "model-output-invalid"
+UNAVAILABLE = "model-unavailable"
+MODEL_ERROR = "model-error"
+
+PROVENANCE_TEXT = {
+    TRANSFORMER: "computed by the transformer",
+    UNTRAINED_SIZE: "computed by the transformer, on a size it was not trained on",
+    INVALID_OUTPUT: "the transformer's output does not decode to an answer of the right shape",
+    UNAVAILABLE: "no model answer: model unavailable",
+    MODEL_ERROR: "no model answer: the model cannot take this input",
+}
+
+Matrix = list[list[float]]
+
+
+@dataclass
+class Answer:
+    """Everything known about one computation; ``to_dict`` is the JSON the CLI and API return."""
+
+    operation: str
+    size: str
+    operands: list[Matrix]
+    provenance: str
+    provenance_detail: str
+    model_answer: list[Matrix] | None = None
+    exact_answer: list[Matrix] | None = None
+    part_names: list[str] = field(default_factory=list)
+    relative_error: float | None = None
+    passes: dict[str, bool] = field(default_factory=dict)
+    confidence: float | None = None
+    log_prob: float | None = None
+    decode_ms: float | None = None
+    exact_ms: float = 0.0
+    tokens: list[str] = field(default_factory=list)
+    beams: list[dict] = field(default_factory=list)
+    invertible: dict | None = None
+    model: dict | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "operation": self.operation, "size": self.size, "operands": self.operands,
+            "model_answer": self.model_answer, "exact_answer": self.exact_answer, "part_names": self.part_names,
+            "relative_error": self.relative_error, "passes": self.passes, "confidence": self.confidence,
+            "log_prob": self.log_prob, "provenance": self.provenance, "provenance_detail": self.provenance_detail,
+            "decode_ms": self.decode_ms, "timing_ms": {"model": self.decode_ms, "exact": self.exact_ms},
+            "tokens": self.tokens, "beams": self.beams, "invertible": self.invertible, "model": self.model,
+        }
+
+
+PART_NAMES = {
+    "eigenvectors": ["eigenvalues λ", "eigenvectors V (columns)"],
+    "svd": ["U", "singular values σ", "V"],
+    "eigenvalues": ["eigenvalues"],
+    "singular_values": ["singular values"],
+}
+
+
+def _lists(parts: list[torch.Tensor]) -> list[Matrix]:
+    return [[[_finite(x) for x in row] for row in p[0].tolist()] for p in parts]
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
+    """The card shown beside an answer: architecture, training and measured accuracy (for ``size``)."""
+    card = loaded.card
+    arch = card["architecture"]
+    evaluation = card.get("evaluation") or {}
+    tables = evaluation.get("distributions", {})
+    main = next(iter(tables.values()), None)
+    return {
+        "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
+        "encoder_layers": arch["enc_layers"], "decoder_layers": arch["dec_layers"], "width": arch["d_model"],
+        "heads": arch["n_heads"], "parameters": card.get("parameters"),
+        "examples_seen": card.get("training", {}).get("examples"),
+        "training_cpu_hours": round(card.get("training", {}).get("cpu_seconds", 0) / 3600, 3),
+        "distribution": card.get("distribution"),
+        "accuracy": main["overall"] if main else None,
+        "accuracy_this_size": (main["per_size"].get(size) if main and size else None),
+        "evaluated_on": main["count"] if main else 0,
+    }
+
+
+class Calculator:
+    """Holds the shipped models (loaded once) and answers problems."""
+
+    def __init__(self, models: dict[str, LoadedModel | ModelLoadError] | None = None,
+                 root: Path = ZOO_DIR) -> None:
+        self.models = discover(root) if models is None else models
+
+    def status(self, name: str) -> LoadedModel | str:
+        """The loaded model, or why there is none."""
+        entry = self.models.get(name)
+        if entry is None:
+            return "no trained model has been shipped for this operation yet"
+        if isinstance(entry, ModelLoadError):
+            return str(entry)
+        return entry
+
+    def solve(self, operation: str, operands: list[Matrix], beam: int = 1) -> Answer:
+        """Validate, run the model, compute the exact answer and compare. Raises ValueError on bad input."""
+        op = get_operation(operation)
+        tensors = [torch.tensor(m, dtype=torch.float64).unsqueeze(0) for m in operands]
+        dims = op.dims_of([tuple(t.shape[1:]) for t in tensors])
+        op.check_operands(tensors)
+        if not 1 <= beam <= 8:
+            raise OperandError("beam must be between 1 and 8")
+        size = op.label(dims)
+        answer = Answer(operation=op.name, size=size, operands=operands, provenance=TRANSFORMER,
+                        provenance_detail="", part_names=PART_NAMES.get(op.name, [op.title]))
+        start = time.perf_counter()
+        singular = self._exact(op, tensors, answer)
+        answer.exact_ms = round(1000 * (time.perf_counter() - start), 3)
+        status = self.status(op.name)
+        if isinstance(status, str):
+            answer.provenance, answer.provenance_detail = UNAVAILABLE, status
+            return answer
+        answer.model = model_card(status, size)
+        self._run_model(status, op, tensors, dims, beam, singular, answer)
+        return answer
+
+    @staticmethod
+    def _exact(op: Operation, tensors: list[torch.Tensor], answer: Answer) -> torch.Tensor | None:
+        if op.name != "inverse":
+            answer.exact_answer = _lists(op.solve(tensors))
+            return None
+        a = tensors[0]
+        singular = is_singular(a)
+        answer.invertible = {"exact": not bool(singular[0]), "determinant": float(torch.linalg.det(a)[0]),
+                             "condition_number": _finite(float(condition_number(a)[0])), "model": None}
+        answer.exact_answer = None if bool(singular[0]) else _lists(op.solve(tensors))
+        return singular
+
+    @staticmethod
+    def _run_model(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims: tuple, beam: int,
+                   singular: torch.Tensor | None, answer: Answer) -> None:
+        try:
+            with torch.inference_mode():
+                prediction = predict(loaded.model, loaded.codec, op, tensors, dims, beam=beam)
+        except EncodingRangeError as exc:
+            answer.provenance, answer.provenance_detail = MODEL_ERROR, str(exc)
+            return
+        answer.decode_ms = round(1000 * prediction.decode_seconds, 3)
+        answer.log_prob = float(prediction.log_prob[0, 0])
+        answer.confidence = math.exp(answer.log_prob)
+        answer.tokens = loaded.codec.describe(prediction.fields[0, 0])
+        err = errors(op, tensors, prediction, singular)
+        answer.relative_error = _finite(float(err[0]))
+        answer.passes = {tolerance_key(t): bool(err[0] < t) for t in TOLERANCES}
+        if answer.invertible is not None:
+            answer.invertible["model"] = not bool(prediction.not_invertible[0])
+        if bool(prediction.valid[0]):
+            answer.model_answer = _lists(prediction.parts)
+        elif not bool(prediction.not_invertible[0]):
+            answer.provenance = INVALID_OUTPUT
+        if beam > 1:
+            answer.beams = _beams(loaded, op, tensors, dims, prediction, singular)
+        if answer.provenance == TRANSFORMER and dims not in loaded.sizes:
+            answer.provenance = UNTRAINED_SIZE
+            answer.provenance_detail = f"this model was trained on sizes {', '.join(loaded.card['sizes'])}"
+        answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
+
+
+def _beams(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims: tuple, prediction,
+           singular: torch.Tensor | None) -> list[dict]:
+    """Every beam's answer, score and error, best first."""
+    beams = []
+    for k in range(prediction.fields.shape[1]):
+        decoded = loaded.codec.decode(prediction.fields[:, k], op.answer_shapes(dims))
+        parts = [torch.nan_to_num(p) for p in decoded.parts]
+        err = op.error(tensors, parts)
+        if singular is not None and bool(singular[0]):
+            err = torch.where(decoded.not_invertible, 0.0, math.inf)
+        err = torch.where(decoded.valid | decoded.not_invertible, err, math.inf)
+        beams.append({
+            "answer": _lists(decoded.parts) if bool(decoded.valid[0]) else None,
+            "not_invertible": bool(decoded.not_invertible[0]),
+            "log_prob": float(prediction.log_prob[0, k]), "relative_error": _finite(float(err[0])),
+        })
+    return beams
