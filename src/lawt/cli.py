@@ -147,7 +147,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
             print(f"{label}{' — ' + name if name else ''}:\n{format_matrix(part)}")
     if answer.relative_error is not None or answer.passes:
         err = "n/a" if answer.relative_error is None else f"{answer.relative_error:.3g}"
-        print(f"relative error: {err}; " + ", ".join(f"{k} {'pass' if v else 'fail'}" for k, v in answer.passes.items()))
+        verdicts = ", ".join(f"{k} {'pass' if v else 'fail'}" for k, v in answer.passes.items())
+        print(f"relative error: {err}; {verdicts}")
     if answer.confidence is not None:
         print(f"confidence: {answer.confidence:.3f} (log-probability {answer.log_prob:.3f}); "
               f"decode {answer.decode_ms:.1f} ms, exact {answer.exact_ms:.2f} ms")
