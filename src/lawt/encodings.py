@@ -380,18 +380,21 @@ MAX_PARTS = 4
 
 
 class EntryCodec(Codec):
-    """One position per matrix entry: fields (sign, mantissa, exponent, row, column, operand/part).
+    """One position per matrix entry: number fields plus row, column and operand/part fields.
 
-    The decoder predicts sign, then exponent, then mantissa at each entry, each head seeing the choices
-    before it, so a number is one decoding step instead of three to five.
+    The mantissa is either three digit fields (``"entry"``) or one field of 1000 values (``"entry-m1000"``).
+    The decoder predicts sign, then exponent, then the mantissa field(s) at each entry, each head seeing the
+    choices before it, so a number is one decoding step instead of one to five.
     """
 
-    name = "entry"
+    def __init__(self, digits: bool = True) -> None:
+        self.digits = digits
+        self.name = "entry" if digits else "entry-m1000"
+        mantissa = [10, 10, 10] if digits else [1000]
+        self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
+        self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
 
-    def __init__(self) -> None:
-        self.src_fields = [2, 1000, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
-        self.out_fields = [2, ENTRY_N_EXP + 1, 1000]  # sign, exponent (+ not-invertible), mantissa
-        self.slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
+    slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
 
     @staticmethod
     def _grid(shapes: list[Shape], batch: int) -> torch.Tensor:
@@ -402,23 +405,30 @@ class EntryCodec(Codec):
             grids.append(torch.stack([r.reshape(-1), c.reshape(-1), torch.full((rows * cols,), part)], dim=-1))
         return torch.cat(grids).expand(batch, -1, -1)
 
-    @staticmethod
-    def _split(matrices: list[torch.Tensor]) -> Decomposed:
+    def _mantissa_fields(self, mantissa: torch.Tensor) -> list[torch.Tensor]:
+        if self.digits:
+            return [mantissa // 100, (mantissa // 10) % 10, mantissa % 10]
+        return [mantissa]
+
+    def _numbers(self, matrices: list[torch.Tensor], output: bool) -> torch.Tensor:
         flat = torch.cat([m.reshape(m.shape[0], -1) for m in matrices], dim=1)
-        return decompose(flat, ENTRY_EXP_MIN, ENTRY_EXP_MAX, "entry")
+        d = decompose(flat, ENTRY_EXP_MIN, ENTRY_EXP_MAX, "entry")
+        exponent = d.exponent - ENTRY_EXP_MIN
+        mantissa = self._mantissa_fields(d.mantissa)
+        fields = [d.sign, exponent, *mantissa] if output else [d.sign, *mantissa, exponent]
+        return torch.stack(fields, dim=-1)
 
     def encode_operands(self, operands: list[torch.Tensor]) -> torch.Tensor:
-        d = self._split(operands)
-        numbers = torch.stack([d.sign, d.mantissa, d.exponent - ENTRY_EXP_MIN], dim=-1)
+        numbers = self._numbers(operands, output=False)
         grid = self._grid([tuple(o.shape[1:]) for o in operands], numbers.shape[0])
         return torch.cat([numbers, grid], dim=-1)
 
     def encode_answer(self, parts: list[torch.Tensor], singular: torch.Tensor | None) -> torch.Tensor:
-        d = self._split(parts)
-        out = torch.stack([d.sign, d.exponent - ENTRY_EXP_MIN, d.mantissa], dim=-1)
+        out = self._numbers(parts, output=True)
         if singular is not None and bool(singular.any()):
             verdict = torch.full_like(out, IGNORE)
-            verdict[:, 0, 0], verdict[:, 0, 1], verdict[:, 0, 2] = 0, ENTRY_NOT_INVERTIBLE, 0
+            verdict[:, 0] = 0
+            verdict[:, 0, 1] = ENTRY_NOT_INVERTIBLE
             out = torch.where(singular[:, None, None], verdict, out)
         return out
 
@@ -428,14 +438,20 @@ class EntryCodec(Codec):
     def is_end(self, step: torch.Tensor) -> torch.Tensor:
         return step[:, 1] == ENTRY_NOT_INVERTIBLE
 
+    def _mantissa(self, fields: torch.Tensor) -> torch.Tensor:
+        """Mantissa from the predicted mantissa fields [..., 3 or 1]."""
+        if self.digits:
+            return fields[..., 0] * 100 + fields[..., 1] * 10 + fields[..., 2]
+        return fields[..., 0]
+
     def decode(self, out: torch.Tensor, part_shapes: list[Shape]) -> DecodedAnswer:
         batch = out.shape[0]
         needed = sum(r * c for r, c in part_shapes)
         not_invertible = out[:, 0, 1] == ENTRY_NOT_INVERTIBLE
         body = out[:, :needed]
-        sign, exponent, mantissa = body.unbind(-1)
+        sign, exponent = body[..., 0], body[..., 1]
         valid = (exponent < ENTRY_N_EXP).all(dim=1) & (out.shape[1] >= needed) & ~not_invertible
-        values = compose(sign, mantissa, exponent.clamp(max=ENTRY_N_EXP - 1) + ENTRY_EXP_MIN)
+        values = compose(sign, self._mantissa(body[..., 2:]), exponent.clamp(max=ENTRY_N_EXP - 1) + ENTRY_EXP_MIN)
         parts, start = [], 0
         for rows, cols in part_shapes:
             parts.append(values[:, start:start + rows * cols].reshape(batch, rows, cols))
@@ -444,21 +460,23 @@ class EntryCodec(Codec):
 
     def describe(self, out: torch.Tensor) -> list[str]:
         names = []
-        for sign, exponent, mantissa in out.tolist():
+        for row in out.tolist():
+            sign, exponent = row[0], row[1]
             if exponent == ENTRY_NOT_INVERTIBLE:
                 names.append("<not-invertible>")
                 break
+            mantissa = int(self._mantissa(torch.tensor(row[2:])))
             names.append(f"{'+-'[sign]}{mantissa}E{exponent + ENTRY_EXP_MIN}")
         return names
 
 
-ENCODINGS = ("P10", "P1000", "B1999", "FP15", "entry")
+ENCODINGS = ("P10", "P1000", "B1999", "FP15", "entry", "entry-m1000")
 
 
 def make_codec(name: str) -> Codec:
-    """``"entry"``, a number format (``"P1000"``) or input/output formats (``"FP15/P1000"``)."""
-    if name == "entry":
-        return EntryCodec()
+    """``"entry"`` or ``"entry-m1000"``, a number format (``"P1000"``) or input/output formats (``"FP15/P1000"``)."""
+    if name in ("entry", "entry-m1000"):
+        return EntryCodec(digits=name == "entry")
     input_format, _, output_format = name.partition("/")
     output_format = output_format or input_format
     for fmt in (input_format, output_format):

@@ -174,7 +174,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     bar = tqdm(total=cfg.steps, initial=counters["step"], disable=not (show_progress and ddp.main),
                desc=f"{cfg.operation}/{cfg.encoding}", dynamic_ncols=True)
     started = time.time()
-    window_loss, window_examples, window_start = 0.0, 0, time.time()
+    window_loss, window_steps, window_examples, window_start = 0.0, 0, 0, time.time()
     cpu_mark, wall_mark = time.process_time(), time.time()
     model.train()
     while counters["step"] < cfg.steps:
@@ -191,6 +191,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         examples = int(ddp.total(batch.src.shape[0]))
         counters["examples"] += examples
         window_loss += loss.item()
+        window_steps += 1
         window_examples += examples
         bar.update(1)
         timed_out = cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes
@@ -200,15 +201,14 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             counters["cpu_seconds"] += ddp.total(cpu_now - cpu_mark)
             counters["wall_seconds"] += now - wall_mark
             cpu_mark, wall_mark = cpu_now, now
-            steps_in_window = cfg.log_every if counters["step"] % cfg.log_every == 0 else 1
             record = {"step": counters["step"], "examples": counters["examples"],
-                      "loss": window_loss / steps_in_window, "lr": learning_rate(cfg, step),
+                      "loss": window_loss / window_steps, "lr": learning_rate(cfg, step),
                       "grad_norm": float(grad_norm), "examples_per_s": window_examples / (now - window_start),
                       "cpu_seconds": round(counters["cpu_seconds"], 1),
                       "wall_seconds": round(counters["wall_seconds"], 1)}
             log(record)
             bar.set_postfix(loss=f"{record['loss']:.3f}", ex_s=f"{record['examples_per_s']:.0f}")
-            window_loss, window_examples, window_start = 0.0, 0, time.time()
+            window_loss, window_steps, window_examples, window_start = 0.0, 0, 0, time.time()
         if counters["step"] % cfg.eval_every == 0 or last:
             if ddp.main:
                 table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)

@@ -1,0 +1,166 @@
+"""Request and response bodies of the API (they also make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from lawt.matrix_text import MatrixFormatError, check_matrix
+from lawt.ops import OPERATIONS
+
+OperationName = Literal[tuple(OPERATIONS)]  # type: ignore[valid-type]
+Matrix = list[list[float]]
+AnswerMatrix = list[list[float | None]]  # None where a value overflowed
+MAX_COMMENT = 100
+
+
+class Problem(BaseModel):
+    """Every error: a sentence naming what is wrong."""
+
+    detail: str
+
+
+class ComputeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    operation: OperationName
+    operands: Annotated[list[Matrix | list[float]], Field(
+        min_length=1, max_length=2,
+        description="Matrices as lists of rows (1 to 10 rows and columns); a vector may be a plain list.",
+        examples=[[[[1, 2], [3, 4]]]])]
+    beam: Annotated[StrictInt, Field(ge=1, le=8, description="Beam width; above 1 the alternatives are returned")] = 1
+
+    @field_validator("operands", mode="before")
+    @classmethod
+    def _matrices(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        checked = []
+        for i, item in enumerate(value):
+            try:
+                checked.append(check_matrix(item, allow_vector=True))
+            except MatrixFormatError as exc:
+                raise ValueError(f"operand {i + 1}: {exc}") from None
+        return checked
+
+
+class Timing(BaseModel):
+    model: float | None
+    exact: float
+
+
+class Invertibility(BaseModel):
+    exact: bool
+    determinant: float | None
+    condition_number: float | None
+    model: bool | None
+
+
+class Beam(BaseModel):
+    answer: list[AnswerMatrix] | None
+    not_invertible: bool
+    log_prob: float | None
+    relative_error: float | None
+
+
+class ModelCard(BaseModel):
+    operation: str
+    encoding: str
+    sizes: list[str]
+    encoder_layers: int
+    decoder_layers: int
+    width: int
+    heads: int
+    parameters: int | None
+    examples_seen: int | None
+    training_cpu_hours: float
+    distribution: str | None
+    accuracy: dict[str, float | None] | None
+    accuracy_this_size: dict[str, float | None] | None
+    evaluated_on: int
+
+
+class ComputeResponse(BaseModel):
+    operation: str
+    size: str
+    operands: list[Matrix]
+    model_answer: list[AnswerMatrix] | None
+    exact_answer: list[AnswerMatrix] | None
+    part_names: list[str]
+    relative_error: float | None
+    passes: dict[str, bool]
+    confidence: float | None
+    log_prob: float | None
+    provenance: str = Field(description="transformer, transformer-untrained-size, model-output-invalid, "
+                                        "model-unavailable")
+    provenance_detail: str
+    decode_ms: float | None
+    timing_ms: Timing
+    tokens: list[str]
+    beams: list[Beam]
+    invertible: Invertibility | None
+    model: ModelCard | None
+
+
+class OperationInfo(BaseModel):
+    operation: str
+    title: str
+    operands: int
+    square: bool
+    symmetric: bool
+    available: bool
+    reason: str | None = Field(description="why there is no model (when unavailable)")
+    card: ModelCard | None
+
+
+class Example(BaseModel):
+    operation: str
+    size: str
+    distribution: str
+    operands: list[Matrix]
+    trained_size: bool = Field(description="whether the model was trained on this size")
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, Field(description=f"1 to {MAX_COMMENT} characters, trimmed")]
+
+    @field_validator("text")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        value = unicodedata.normalize("NFC", value).strip()
+        if not value:
+            raise ValueError("the comment is empty")
+        if len(value) > MAX_COMMENT:
+            raise ValueError(f"comments are limited to {MAX_COMMENT} characters, got {len(value)}")
+        if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+            raise ValueError("comments cannot contain control characters")
+        return value
+
+
+class CommentOut(BaseModel):
+    id: int
+    text: str
+    created_at: datetime
+
+
+class Stats(BaseModel):
+    online_now: int = Field(description="distinct visitors seen in the last 5 minutes")
+    total_visitors: int
+    computations: int
+    most_used_operation: str | None
+    most_used_count: int
+
+
+class Health(BaseModel):
+    status: str
+    models_available: int
+
+
+def problems(*codes: int) -> dict[int | str, dict]:
+    """OpenAPI ``responses`` entries for error codes, all shaped like :class:`Problem`."""
+    return {code: {"model": Problem} for code in codes}
