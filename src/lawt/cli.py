@@ -66,6 +66,12 @@ def cmd_ship(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from lawt.solver import Calculator, model_card
 
+    if args.markdown:
+        from lawt.report import write_models_md
+
+        write_models_md(args.root, args.markdown)
+        print(f"wrote {args.markdown} and {args.markdown.with_name('models.png')}")
+        return 0
     calc = Calculator(root=args.root)
     rows = []
     for name in OPERATIONS:
@@ -188,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="list the shipped models and their measured accuracy")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--markdown", type=Path, help="write this Markdown report (and models.png beside it)")
     p.add_argument("--root", type=Path, default=ZOO_DIR)
     p.set_defaults(func=cmd_models)
 
