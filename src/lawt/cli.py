@@ -67,10 +67,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     from lawt.solver import Calculator, model_card
 
     if args.markdown:
-        from lawt.report import write_models_md
+        from lawt.report import write_models_md, write_reproduce_md
 
         write_models_md(args.root, args.markdown)
-        print(f"wrote {args.markdown} and {args.markdown.with_name('models.png')}")
+        write_reproduce_md(args.root, args.markdown.with_name("REPRODUCE.md"))
+        print(f"wrote {args.markdown}, models.png and REPRODUCE.md")
         return 0
     calc = Calculator(root=args.root)
     rows = []

@@ -393,8 +393,7 @@ class EntryCodec(Codec):
         mantissa = [10, 10, 10] if digits else [1000]
         self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
         self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
-
-    slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
+        self.slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
 
     @staticmethod
     def _grid(shapes: list[Shape], batch: int) -> torch.Tensor:

@@ -48,6 +48,7 @@ class TrainConfig:
     warmup_steps: int = 200
     steps: int = 10_000
     max_minutes: float = 0.0  # stop (and checkpoint) after this much wall time; 0 = no limit
+    stop_step: int = 0  # stop (and checkpoint) at this step, keeping the schedule of ``steps``; 0 = at ``steps``
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     curriculum_steps: int = 0
@@ -194,7 +195,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         window_steps += 1
         window_examples += examples
         bar.update(1)
-        timed_out = cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes
+        timed_out = (cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes) or (
+            counters["step"] == cfg.stop_step)
         last = counters["step"] >= cfg.steps or timed_out
         if counters["step"] % cfg.log_every == 0 or last:
             now, cpu_now = time.time(), time.process_time()
