@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from lawt.encodings import EncodingRangeError
+from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
 from lawt.ops.inverse import condition_number, is_singular
 from lawt.predict import TOLERANCES, errors, predict, tolerance_key
@@ -127,6 +128,9 @@ class Calculator:
     def solve(self, operation: str, operands: list[Matrix], beam: int = 1) -> Answer:
         """Validate, run the model, compute the exact answer and compare. Raises ValueError on bad input."""
         op = get_operation(operation)
+        if not isinstance(operands, list):
+            raise OperandError("operands must be a list of matrices")
+        operands = [check_matrix(m, allow_vector=True) for m in operands]
         tensors = [torch.tensor(m, dtype=torch.float64).unsqueeze(0) for m in operands]
         dims = op.dims_of([tuple(t.shape[1:]) for t in tensors])
         op.check_operands(tensors)
