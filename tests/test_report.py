@@ -1,0 +1,54 @@
+"""MODELS.md and REPRODUCE.md are generated from real cards, shipping keeps only better models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from lawt.encodings import make_codec
+from lawt.model import Seq2Seq
+from lawt.report import write_models_md, write_reproduce_md
+from lawt.ship import ship
+from lawt.train import TrainConfig
+from lawt.zoo import read_card, save_model
+
+
+def tiny_candidate(folder: Path, seed: int) -> Path:
+    torch.manual_seed(seed)
+    model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
+    recipe = TrainConfig(operation="transpose", sizes="1x1,1x2").__dict__
+    card = {"operation": "transpose", "encoding": "entry", "sizes": ["1x1", "1x2"], "distribution": "uniform",
+            "training": {"examples": 640, "steps": 10, "cpu_seconds": 36.0, "wall_seconds": 18.0, "recipe": recipe},
+            "evaluation": None}
+    save_model(model, card, folder)
+    return folder
+
+
+def test_ship_then_report(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    assert ship(tiny_candidate(tmp_path / "a", 0), zoo / "transpose", problems=40)
+    card = read_card(zoo / "transpose")
+    table = card["evaluation"]["distributions"]["uniform"]
+    assert table["count"] == 40 and set(table["per_size"]) == {"1x1", "1x2"}
+    assert len(card["history"]) == 1 and card["history"][0]["shipped"]
+    assert (zoo / "transpose" / "evaluation.png").stat().st_size > 0
+
+    # The same weights again are not better: the shipped model stays, the measurement joins the history.
+    weights_before = (zoo / "transpose" / "model.safetensors").read_bytes()
+    assert not ship(tiny_candidate(tmp_path / "b", 0), zoo / "transpose", problems=40)
+    assert (zoo / "transpose" / "model.safetensors").read_bytes() == weights_before
+    assert [h["shipped"] for h in read_card(zoo / "transpose")["history"]] == [True, False]
+
+    out = tmp_path / "MODELS.md"
+    write_models_md(zoo, out)
+    text = out.read_text()
+    assert "| transpose | entry | 1/1 | 32 |" in text
+    assert "| sum | – |" in text  # operations without a model are listed as such
+    assert (tmp_path / "models.png").stat().st_size > 0
+    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    reproduce = (tmp_path / "REPRODUCE.md").read_text()
+    assert "lawt train --config configs/transpose.json" in reproduce and "--stop-step 10" in reproduce
+    assert "## sum" in reproduce and "No model shipped yet." in reproduce
+    json.dumps(card)  # the card stays plain JSON
