@@ -1,0 +1,172 @@
+"""The encoder–decoder: cached and uncached decoding, beam search, scores, and learning."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+
+from lawt.data import BatchSampler
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, Codec, make_codec
+from lawt.model import Generated, Seq2Seq
+from lawt.ops import get_operation
+
+CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000"]
+PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
+
+
+def sharpened(encoding: str, seed: int, end_bias: float = 0.0) -> Seq2Seq:
+    """A tiny random model with peaked output distributions, optionally biased towards ending sequences
+    (EOS for the token layouts, the "not invertible" class for the entry layouts)."""
+    torch.manual_seed(seed)
+    model = Seq2Seq.for_codec(make_codec(encoding), d_model=32, n_heads=4, ffn_mult=2).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(4)
+        if encoding.startswith("entry"):
+            model.heads[1].bias[ENTRY_NOT_INVERTIBLE] += end_bias
+        else:
+            model.heads[0].bias[EOS] += end_bias
+    return model
+
+
+def problem_batch(codec: Codec, op_name: str, dims: tuple, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    op = get_operation(op_name)
+    problems = op.generate(batch, dims, torch.Generator().manual_seed(seed))
+    return codec.encode_operands(problems.operands), codec.slots(op.answer_shapes(dims), batch)
+
+
+def rescore(model: Seq2Seq, codec: Codec, src: torch.Tensor, slots: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
+    """Teacher-forced log-probability of decoded sequences [B, T, fields], up to and including their end."""
+    batch, length, n = fields.shape
+    bos = torch.tensor(codec.bos).expand(batch, 1, n)
+    tgt_in = torch.cat([torch.cat([bos, fields[:, :-1]], 1), slots[:, :length]], -1)
+    with torch.no_grad():
+        h = model.hidden(tgt_in, model.encode(src, None), None)
+        total, alive = torch.zeros(batch), torch.ones(batch, dtype=torch.bool)
+        for t in range(length):
+            step = sum(model.field_logits(h[:, t], fields[:, t], k).log_softmax(-1)
+                       .gather(1, fields[:, t, k:k + 1]).squeeze(1) for k in range(n))
+            total += torch.where(alive, step, 0.0)
+            alive &= ~codec.is_end(fields[:, t])
+    return total
+
+
+def decode(model: Seq2Seq, codec: Codec, src: torch.Tensor, slots: torch.Tensor, **kw: object) -> Generated:
+    return model.generate(src, None, slots, codec, **kw)
+
+
+@pytest.mark.parametrize("encoding", CODECS)
+@pytest.mark.parametrize(("op_name", "dims"), PROBLEMS)
+@pytest.mark.parametrize("beam", [1, 3])
+def test_cached_decoding_equals_uncached(encoding: str, op_name: str, dims: tuple, beam: int) -> None:
+    codec = make_codec(encoding)
+    for seed, bias in ((0, 0.0), (1, 3.0)):  # with and without sequences that end early
+        model = sharpened(encoding, seed, bias)
+        src, slots = problem_batch(codec, op_name, dims, 6, seed)
+        cached = decode(model, codec, src, slots, beam=beam)
+        uncached = decode(model, codec, src, slots, beam=beam, use_cache=False)
+        assert cached.fields.shape == (6, beam, *cached.fields.shape[2:])
+        assert torch.equal(cached.fields, uncached.fields)
+        assert torch.allclose(cached.log_prob, uncached.log_prob, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("encoding", CODECS)
+@pytest.mark.parametrize(("op_name", "dims"), PROBLEMS)
+def test_scores_are_the_log_probability_of_the_output(encoding: str, op_name: str, dims: tuple) -> None:
+    """Every beam's score equals the teacher-forced log-probability of its sequence; beams are sorted."""
+    codec = make_codec(encoding)
+    model = sharpened(encoding, 2, 3.0)
+    src, slots = problem_batch(codec, op_name, dims, 6, 2)
+    greedy = decode(model, codec, src, slots)
+    assert torch.allclose(rescore(model, codec, src, slots, greedy.fields[:, 0]), greedy.log_prob[:, 0],
+                          rtol=1e-4, atol=1e-3)
+    beams = decode(model, codec, src, slots, beam=4)
+    assert bool((beams.log_prob[:, :-1] >= beams.log_prob[:, 1:]).all())
+    assert bool((beams.log_prob <= 0).all())
+    for k in range(4):
+        assert torch.allclose(rescore(model, codec, src, slots, beams.fields[:, k]), beams.log_prob[:, k],
+                              rtol=1e-4, atol=1e-3)
+    for b in range(6):  # the beams of one problem are different answers
+        assert len({tuple(beams.fields[b, k].flatten().tolist()) for k in range(4)}) == 4
+
+
+@pytest.mark.parametrize("encoding", CODECS)
+def test_beam_search_scores_at_least_as_well_as_greedy(encoding: str) -> None:
+    """Beam search is not guaranteed to beat greedy on every problem (the greedy prefix can be pruned),
+    but over a batch it must find higher-scoring answers: best beam ≥ greedy on most problems and on average."""
+    codec = make_codec(encoding)
+    better, total, beam_sum, greedy_sum = 0, 0, 0.0, 0.0
+    for seed in range(3):
+        model = sharpened(encoding, seed)
+        src, slots = problem_batch(codec, "transpose", (2, 3), 8, seed)
+        greedy = decode(model, codec, src, slots).log_prob[:, 0]
+        best = decode(model, codec, src, slots, beam=4).log_prob[:, 0]
+        better += int((best >= greedy - 1e-4).sum())
+        total += len(greedy)
+        beam_sum += float(best.sum())
+        greedy_sum += float(greedy.sum())
+    assert better >= 0.75 * total
+    assert beam_sum > greedy_sum
+
+
+def test_finished_sequences_stop_and_stay_finished() -> None:
+    codec = make_codec("P1000")
+    model = sharpened("P1000", 1, 3.0)
+    src, slots = problem_batch(codec, "transpose", (2, 3), 8, 1)
+    out = decode(model, codec, src, slots).fields[:, 0, :, 0]
+    full = decode(model, codec, src, slots, stop_early=False).fields[:, 0, :, 0]
+    assert full.shape[1] == slots.shape[1] and out.shape[1] <= full.shape[1]
+    assert torch.equal(full[:, :out.shape[1]], out)
+    for row in full.tolist():
+        if EOS in row:
+            assert all(t == 0 for t in row[row.index(EOS) + 1:])
+    all_end = sharpened("P1000", 1, 50.0)
+    assert decode(all_end, codec, src, slots).fields.shape[2] == 1
+
+
+def test_generate_is_deterministic_and_depends_on_the_input() -> None:
+    codec = make_codec("entry")
+    model = sharpened("entry", 0)
+    src, slots = problem_batch(codec, "transpose", (3, 3), 4, 0)
+    a, b = decode(model, codec, src, slots), decode(model, codec, src, slots)
+    assert torch.equal(a.fields, b.fields) and torch.equal(a.log_prob, b.log_prob)
+    other, _ = problem_batch(codec, "transpose", (3, 3), 4, 1)
+    assert not torch.equal(decode(model, codec, other, slots).fields, a.fields)
+
+
+@pytest.mark.parametrize("encoding", ["entry", "P1000"])
+def test_training_decreases_the_loss(encoding: str) -> None:
+    torch.manual_seed(0)
+    codec = make_codec(encoding)
+    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2)
+    sampler = BatchSampler(get_operation("transpose"), codec, [(2, 2)], groups=1, seed=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        batch = sampler.batch(32)
+        loss = model(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+
+
+def test_loss_ignores_padding_and_counts_every_field(make_model: Callable[..., Seq2Seq]) -> None:
+    """The loss is the sum over output fields of the mean cross-entropy over real positions."""
+    codec = make_codec("entry")
+    model = make_model("entry", 0)
+    a = torch.rand(3, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 20 - 10
+    enc = codec.encode([a], [a.transpose(1, 2)])
+    with torch.no_grad():
+        loss = model(enc.src, enc.src_mask, enc.tgt_in, enc.tgt_out)
+        # an untrained model is close to uniform: log of each field's vocabulary
+        uniform = sum(torch.log(torch.tensor(float(v))) for v in codec.out_fields)
+        assert abs(float(loss) - float(uniform)) < 0.1 * float(uniform)
+        ignored = enc.tgt_out.clone()
+        ignored[:, -1] = -100
+        changed = model(enc.src, enc.src_mask, enc.tgt_in, ignored)
+    assert float(changed) != float(loss)
