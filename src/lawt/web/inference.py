@@ -29,10 +29,6 @@ class InferencePool:
         self._lock = threading.Lock()
         self.retry_after = retry_after
 
-    @property
-    def pending(self) -> int:
-        return self._pending
-
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` on a worker thread, or raise :class:`Busy` at once when the pool is full."""
         with self._lock:

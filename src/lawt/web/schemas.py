@@ -8,11 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
+from lawt.encodings import MAX_DIM
 from lawt.matrix_text import MatrixFormatError, check_matrix
 from lawt.ops import OPERATIONS
 
 OperationName = Literal[tuple(OPERATIONS)]  # type: ignore[valid-type]
-Matrix = list[list[float]]
+Row = Annotated[list[float], Field(min_length=1, max_length=MAX_DIM)]
+Matrix = Annotated[list[Row], Field(min_length=1, max_length=MAX_DIM)]
 AnswerMatrix = list[list[float | None]]  # None where a value overflowed
 MAX_COMMENT = 100
 
@@ -27,7 +29,7 @@ class ComputeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     operation: OperationName
-    operands: Annotated[list[Matrix | list[float]], Field(
+    operands: Annotated[list[Matrix | Row], Field(
         min_length=1, max_length=2,
         description="Matrices as lists of rows (1 to 10 rows and columns); a vector may be a plain list.",
         examples=[[[[1, 2], [3, 4]]]])]
