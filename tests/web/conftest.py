@@ -1,0 +1,107 @@
+"""Fixtures for the web tests: a tiny transpose model in a temporary zoo, the app on a SQLite file, a live server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from lawt.encodings import make_codec
+from lawt.model import Seq2Seq
+from lawt.web import create_app
+from lawt.zoo import save_model
+
+TINY_SIZES = ["2x2", "3x3", "4x4", "5x5"]
+
+
+def build_tiny_zoo(root: Path) -> Path:
+    """A zoo holding one untrained 1-layer transpose model (answers are wrong, provenance is real)."""
+    torch.manual_seed(0)
+    model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
+    card = {"operation": "transpose", "encoding": "entry", "sizes": TINY_SIZES,
+            "training": {"examples": 0, "cpu_seconds": 0}, "evaluation": None}
+    save_model(model, card, root / "transpose")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'lawt.db'}"
+
+
+@pytest.fixture
+def client(tiny_zoo: Path, database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(tiny_zoo, database_url)) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """``lawt serve`` in a subprocess on a free loopback port."""
+
+    def __init__(self, root: Path, database_url: str, log: Path) -> None:
+        self.root, self.database_url, self.log = root, database_url, log
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60.0) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lawt.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--root", str(self.root), "--database-url", self.database_url],
+                stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start in {timeout} s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def live_server(tiny_zoo: Path, database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tiny_zoo, database_url, tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,106 @@
+"""The page in headless Chromium: compute, provenance, inert comments, no request leaving 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HOSTILE = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>"]
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                               "(apt-get install -y chromium)")
+
+
+@pytest.fixture
+def page(live_server):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_compute_comments_and_isolation(page, live_server) -> None:
+    hosts, dialogs, errors = set(), [], []
+    page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname))
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#operation option[value='transpose']", state="attached")
+    assert page.input_value("#operation") == "transpose"
+    assert "no model" in page.locator("#operation option[value='sum']").inner_text()
+
+    page.get_by_role("button", name="Add a column to A").click()
+    page.get_by_role("button", name="Add a row to A").click()
+    for i in range(3):
+        for j in range(3):
+            page.get_by_label(f"A row {i + 1} column {j + 1}", exact=True).fill(str(3 * i + j + 1))
+    page.get_by_role("button", name="Compute").click()
+
+    page.locator("#result").wait_for(state="visible")
+    assert page.locator("#provenance").inner_text().startswith("Computed by the transformer")
+    assert "not trained" not in page.locator("#provenance").inner_text()
+    assert page.locator(".model-side table.matrix td").count() == 9
+    exact = page.locator(".exact-side table.matrix td").all_inner_texts()
+    assert exact == ["1", "4", "7", "2", "5", "8", "3", "6", "9"]
+    assert page.locator(".errors td").count() == 9
+    assert page.locator("#card-list").inner_text().count("encoder") == 1
+    assert "#op=transpose" in page.url
+
+    for text in HOSTILE:
+        page.fill("#comment-text", text)
+        page.get_by_role("button", name="Post").click()
+        page.locator(".comment-text", has_text=text).wait_for()
+    shown = page.locator(".comment-text").all_inner_texts()
+    assert shown[:2] == HOSTILE[::-1]
+    assert page.locator("#comment-list script, #comment-list img").count() == 0
+
+    page.reload()
+    page.locator(".comment-text", has_text=HOSTILE[1]).wait_for()
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "calculator.png"), full_page=True)
+
+    assert page.locator("#stat-visitors").inner_text() == "1"
+    assert dialogs == []
+    assert errors == []
+    assert hosts == {"127.0.0.1"}
+
+
+def test_model_unavailable_is_labelled(page, live_server) -> None:
+    page.goto(live_server.url + "/#op=sum&beam=1&m=1,2;3,4&m=10,20;30,40")
+    page.locator("#result").wait_for(state="visible")
+    provenance = page.locator("#provenance").inner_text()
+    assert "model unavailable" in provenance.lower()
+    assert page.locator(".exact-side td").all_inner_texts() == ["11", "22", "33", "44"]
+    assert "no answer" in page.locator(".model-side").inner_text()
+
+
+def test_paste_formats(page, live_server) -> None:
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("#operation option[value='transpose']", state="attached")
+    parsed = page.evaluate("""async () => {
+        const { parseMatrix } = await import("/parse.js");
+        const inputs = ["1\\t2\\n3\\t4", "1, 2\\n3, 4", "[[1, 2], [3, 4]]", "[1 2; 3 4]",
+                        "array([[1., 2.],\\n [3., 4.]])", "[[1 2]\\n [3 4]]"];
+        return inputs.map((text) => parseMatrix(text));
+    }""")
+    assert parsed == [[[1, 2], [3, 4]]] * 6
+    page.locator("summary", has_text="Paste a matrix").click()
+    page.fill("#paste-text", "[1 2 3; 4 5 6]")
+    page.get_by_role("button", name="Fill the grid").click()
+    assert page.get_by_label("A row 2 column 3", exact=True).input_value() == "6"
+    page.fill("#paste-text", "1 2\n3")
+    page.get_by_role("button", name="Fill the grid").click()
+    assert "different lengths" in page.locator("#paste-error").inner_text()
