@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, settings
 
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
@@ -21,10 +20,6 @@ from lawt.zoo import save_model
 # the other process (decoding a tiny model is ~100x slower). One thread keeps every test fast.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
-
-settings.register_profile("lawt", deadline=None, max_examples=40,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
-settings.load_profile("lawt")
 
 TINY_ARCH = {"d_model": 32, "n_heads": 4, "enc_layers": 1, "dec_layers": 1, "ffn_mult": 2}
 

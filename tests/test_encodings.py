@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lawt.encodings import (
@@ -31,6 +31,8 @@ from lawt.model import Seq2Seq
 from lawt.numbers import compose, decompose, round_sig3
 
 ENTRY_LAYOUTS = tuple(name for name in ENCODINGS if name.startswith("entry"))
+
+FAST = settings(deadline=None, max_examples=40)  # keep the suite within its time budget
 
 
 def exponent_range(fmt: str) -> tuple[int, int]:
@@ -82,6 +84,7 @@ def assert_three_digits(x: torch.Tensor, y: torch.Tensor) -> None:
 # ---------------------------------------------------------------------------------------------- the number grid
 
 
+@FAST
 @given(st.integers(100, 999), st.integers(-98, 98), st.booleans())
 def test_grid_values_are_fixed_points(mantissa: int, exponent: int, negative: bool) -> None:
     """A value already on the grid decomposes into its own mantissa and exponent and recomposes bit-exactly."""
@@ -92,6 +95,7 @@ def test_grid_values_are_fixed_points(mantissa: int, exponent: int, negative: bo
     assert torch.equal(round_sig3(round_sig3(x)), round_sig3(x))
 
 
+@FAST
 @given(st.floats(min_value=-1e80, max_value=1e80, allow_nan=False, allow_infinity=False))
 def test_round_sig3_matches_decimal_rounding(x: float) -> None:
     """round_sig3 is correctly rounded to three significant digits, except at ties within float noise."""
@@ -117,6 +121,7 @@ def test_mantissa_carry_into_next_decade() -> None:
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
+@FAST
 @given(data=st.data())
 def test_answer_round_trip(name: str, data: st.DataObject) -> None:
     """encode → decode keeps every in-range entry to three significant digits, zero exactly."""
@@ -132,6 +137,7 @@ def test_answer_round_trip(name: str, data: st.DataObject) -> None:
 
 
 @pytest.mark.parametrize("name", ["FP15/P1000", "P1000/FP15", "B1999/P10", "P10/B1999"])
+@FAST
 @given(data=st.data())
 def test_mixed_formats_use_input_format_for_operands_and_output_format_for_answers(name: str,
                                                                                   data: st.DataObject) -> None:
@@ -213,6 +219,7 @@ def test_entry_m1000_layout_of_a_2x2_matrix() -> None:
 
 
 @pytest.mark.parametrize("name", [*ENCODINGS, "FP15/P1000"])
+@FAST
 @given(data=st.data())
 def test_every_field_is_inside_its_vocabulary(name: str, data: st.DataObject) -> None:
     """Encoder and decoder fields index their embedding tables: 0 <= value < vocabulary (IGNORE aside)."""
@@ -276,6 +283,7 @@ def test_mixed_format_range_follows_each_side() -> None:
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
+@FAST
 @given(fraction=st.floats(0.0, 0.999), negative=st.booleans())
 def test_tiny_values_underflow_to_zero(name: str, fraction: float, negative: bool) -> None:
     """Magnitudes below the smallest number (1.00·10^(min exponent + 2)) become exactly +0."""
@@ -390,6 +398,7 @@ def test_token_decode_rejects_wrong_shapes_and_garbage(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["P10", "P1000", "B1999", "FP15"])
+@FAST
 @given(tokens=st.lists(st.integers(0, 2300), min_size=0, max_size=30))
 def test_token_decode_never_raises_on_random_tokens(name: str, tokens: list[int]) -> None:
     codec = make_codec(name)

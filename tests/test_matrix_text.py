@@ -6,7 +6,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lawt.matrix_text import MatrixFormatError, check_matrix, format_matrix, parse_matrix
@@ -19,6 +19,8 @@ numbers = st.one_of(
 shapes = st.tuples(st.integers(1, 10), st.integers(1, 10))
 matrices = shapes.flatmap(lambda s: st.lists(st.lists(numbers, min_size=s[1], max_size=s[1]),
                                              min_size=s[0], max_size=s[0]))
+
+FAST = settings(deadline=None, max_examples=40)  # keep the suite within its time budget
 
 
 def same(a: list[list[float]], b: list[list[float]]) -> bool:
@@ -45,12 +47,14 @@ FORMATS = {
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
+@FAST
 @given(matrix=matrices)
 def test_formatted_matrices_parse_back_exactly(fmt: str, matrix: list[list[float]]) -> None:
     text = FORMATS[fmt](matrix)
     assert same(parse_matrix(text), matrix), text
 
 
+@FAST
 @given(matrix=matrices)
 def test_check_matrix_accepts_json_values(matrix: list[list[float]]) -> None:
     as_json = json.loads(json.dumps(matrix))
@@ -132,6 +136,7 @@ def test_flat_list_is_a_column_only_when_allowed() -> None:
         check_matrix([1, 2.5, -3])
 
 
+@FAST
 @given(matrix=matrices.filter(lambda m: all(abs(x) < 1e300 for r in m for x in r)))
 def test_format_matrix_is_readable_back_to_three_digits(matrix: list[list[float]]) -> None:
     text = format_matrix(matrix)
