@@ -1,0 +1,186 @@
+"""Scoring: errors() and passes() on predictions, accuracy tables and reports."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+import lawt.evaluate
+from lawt.encodings import Codec, make_codec
+from lawt.evaluate import accuracy_table, evaluate, write_report
+from lawt.model import Seq2Seq
+from lawt.ops import OPERATIONS, Operation
+from lawt.ops.base import Dims
+from lawt.ops.inverse import is_singular
+from lawt.predict import TOLERANCES, Prediction, errors, passes, predict, tolerance_key
+
+KEYS = ["5%", "2%", "1%", "0.5%"]
+ONE_SIZE = {"product": (3, 2, 4), "eigenvalues": (4,), "eigenvectors": (4,), "inverse": (4,)}
+
+
+def exact_prediction(op: Operation, operands: list[torch.Tensor], scale: float = 1.0,
+                     through: Codec | None = None) -> Prediction:
+    """What a perfect model would answer (optionally scaled, or written in an encoding and read back)."""
+    batch = operands[0].shape[0]
+    singular = is_singular(operands[0]) if op.name == "inverse" else torch.zeros(batch, dtype=torch.bool)
+    parts = [torch.nan_to_num(p, nan=0.0) * scale for p in op.solve(operands)]
+    if through is not None:
+        parts = through.decode(through.encode_answer(parts, None), [tuple(p.shape[1:]) for p in parts]).parts
+    return Prediction(parts=parts, valid=~singular, not_invertible=singular, log_prob=torch.zeros(batch, 1),
+                      fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0)
+
+
+def test_tolerance_keys() -> None:
+    assert [tolerance_key(t) for t in TOLERANCES] == KEYS
+
+
+@pytest.mark.parametrize("name", list(OPERATIONS))
+def test_exact_answers_pass_every_tolerance(name: str) -> None:
+    op = OPERATIONS[name]
+    dims = ONE_SIZE.get(name, (3, 2))
+    problems = op.generate(20, dims, torch.Generator().manual_seed(0))
+    err = errors(op, problems.operands, exact_prediction(op, problems.operands), problems.singular)
+    assert bool((err < 1e-6).all()), err
+    assert all(bool(mask.all()) for mask in passes(err).values())
+    err = errors(op, problems.operands, exact_prediction(op, problems.operands, scale=1.1), problems.singular)
+    answerable = torch.ones(20, dtype=torch.bool) if problems.singular is None else ~problems.singular
+    assert not bool(passes(err)["5%"][answerable].any())
+
+
+def test_invalid_outputs_and_wrong_verdicts_score_infinity() -> None:
+    op = OPERATIONS["inverse"]
+    problems = op.generate(40, (3,), torch.Generator().manual_seed(1), "mixed")
+    singular = problems.singular
+    assert singular is not None and 0 < int(singular.sum()) < 40
+    right = exact_prediction(op, problems.operands)
+    assert bool((errors(op, problems.operands, right, singular) == 0)[singular].all())
+    # verdicts swapped: "not invertible" for invertible matrices and an answer for singular ones
+    swapped = Prediction(parts=right.parts, valid=singular.clone(), not_invertible=~singular,
+                         log_prob=right.log_prob, fields=right.fields, decode_seconds=0.0)
+    assert bool(torch.isinf(errors(op, problems.operands, swapped, singular)).all())
+    invalid = Prediction(parts=[torch.full_like(right.parts[0], float("nan"))], valid=torch.zeros(40, dtype=torch.bool),
+                         not_invertible=torch.zeros(40, dtype=torch.bool), log_prob=right.log_prob,
+                         fields=right.fields, decode_seconds=0.0)
+    err = errors(op, problems.operands, invalid, singular)
+    assert bool(torch.isinf(err).all())
+    assert not any(bool(m.any()) for m in passes(err).values())
+
+
+def test_valid_outputs_with_nan_count_as_wrong_not_as_nan() -> None:
+    op = OPERATIONS["sum"]
+    problems = op.generate(4, (2, 2), torch.Generator().manual_seed(2))
+    prediction = exact_prediction(op, problems.operands)
+    prediction.parts[0][0, 0, 0] = float("inf")
+    err = errors(op, problems.operands, prediction, None)
+    assert not bool(err.isnan().any())
+    assert passes(err)["5%"].tolist() == [False, True, True, True]
+
+
+def test_passes_thresholds() -> None:
+    err = torch.tensor([0.0, 0.004, 0.005, 0.0199, 0.05, float("inf")])
+    result = passes(err)
+    assert result["0.5%"].tolist() == [True, True, False, False, False, False]
+    assert result["2%"].tolist() == [True, True, True, True, False, False]
+    assert result["5%"].tolist() == [True, True, True, True, False, False]
+
+
+@pytest.mark.parametrize(("name", "encoding"), [("transpose", "entry"), ("sum", "P1000"), ("product", "FP15"),
+                                                ("eigenvalues", "B1999"), ("singular_values", "P10")])
+def test_answers_rounded_to_three_digits_pass_at_half_a_percent(name: str, encoding: str) -> None:
+    """The 0.5 % tolerance sits at the rounding limit: an exact answer written in any encoding still passes."""
+    op = OPERATIONS[name]
+    dims = ONE_SIZE.get(name, (4, 3))
+    problems = op.generate(200, dims, torch.Generator().manual_seed(3))
+    prediction = exact_prediction(op, problems.operands, through=make_codec(encoding))
+    assert bool(passes(errors(op, problems.operands, prediction, None))["0.5%"].all())
+
+
+# ---------------------------------------------------------------------------------------------- accuracy tables
+
+
+def oracle(scale: float) -> Callable[..., Prediction]:
+    def answer(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Tensor], dims: Dims,
+               beam: int = 1) -> Prediction:
+        return exact_prediction(op, operands, scale)
+    return answer
+
+
+@pytest.mark.parametrize(("name", "sizes", "encoding"), [
+    ("transpose", [(2, 2), (2, 3)], "entry"),
+    ("inverse", [(2,), (3,)], "P1000"),
+    ("eigenvectors", [(3,)], "FP15/P1000"),
+])
+def test_accuracy_table_of_a_tiny_model(name: str, sizes: list[Dims], encoding: str,
+                                        make_model: Callable[..., Seq2Seq]) -> None:
+    op = OPERATIONS[name]
+    table = accuracy_table(make_model(encoding, 0), make_codec(encoding), op, sizes, total=21, batch_size=8)
+    expected = {"count", "distribution", "overall", "per_size"} | (
+        {"invertibility", "near_singular"} if name == "inverse" else set())
+    assert set(table) == expected
+    assert table["count"] == 21 and table["distribution"] == op.distributions[0]
+    assert list(table["overall"]) == KEYS
+    assert list(table["per_size"]) == [op.label(d) for d in sizes]
+    assert sum(row["count"] for row in table["per_size"].values()) == 21
+    for row in [table["overall"], *table["per_size"].values()]:
+        values = [row[k] for k in KEYS]
+        assert all(0 <= v <= 1 for v in values)
+        assert values == sorted(values, reverse=True)  # a looser tolerance never scores lower
+    if name == "inverse":
+        assert table["invertibility"]["count"] == 21 and 0 <= table["invertibility"]["accuracy"] <= 1
+        assert set(table["near_singular"]) == {"count", *KEYS}
+
+
+def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
+                                           make_model: Callable[..., Seq2Seq]) -> None:
+    monkeypatch.setattr(lawt.evaluate, "predict", oracle(1.0))
+    model = make_model("entry")
+    for name, sizes in (("transpose", [(1, 1), (3, 2)]), ("inverse", [(1,), (4,)]), ("svd", [(3, 2)]),
+                        ("eigenvectors", [(4,)])):
+        op = OPERATIONS[name]
+        table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25)
+        assert table["overall"] == dict.fromkeys(KEYS, 1.0)
+        assert all(row[k] == 1.0 for row in table["per_size"].values() for k in KEYS)
+        if name == "inverse":
+            assert table["invertibility"] == {"count": 60, "accuracy": 1.0}
+            near = table["near_singular"]
+            assert all(near[k] in (None, 1.0) for k in KEYS)
+
+
+def test_a_model_off_by_ten_percent_scores_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                   make_model: Callable[..., Seq2Seq]) -> None:
+    monkeypatch.setattr(lawt.evaluate, "predict", oracle(1.1))
+    table = accuracy_table(make_model("entry"), make_codec("entry"), OPERATIONS["sum"], [(2, 2)], total=30)
+    assert table["overall"] == dict.fromkeys(KEYS, 0.0)
+
+
+def test_accuracy_table_is_seeded(make_model: Callable[..., Seq2Seq]) -> None:
+    model, codec, op = make_model("entry", 0), make_codec("entry"), OPERATIONS["transpose"]
+    a = accuracy_table(model, codec, op, [(1, 1)], total=30, seed=5)
+    b = accuracy_table(model, codec, op, [(1, 1)], total=30, seed=5)
+    assert a == b
+
+
+def test_predict_returns_one_answer_per_problem(make_model: Callable[..., Seq2Seq]) -> None:
+    op, codec = OPERATIONS["svd"], make_codec("entry")
+    operands = op.generate(3, (3, 2), torch.Generator().manual_seed(0)).operands
+    prediction = predict(make_model("entry"), codec, op, operands, (3, 2), beam=2)
+    assert [tuple(p.shape) for p in prediction.parts] == [(3, *s) for s in op.answer_shapes((3, 2))]
+    assert prediction.log_prob.shape == (3, 2) and prediction.fields.shape[:2] == (3, 2)
+    assert prediction.valid.shape == (3,) and prediction.decode_seconds > 0
+
+
+def test_evaluate_report_and_files(tmp_path: Path, make_model: Callable[..., Seq2Seq]) -> None:
+    op = OPERATIONS["eigenvalues"]
+    report = evaluate(make_model("entry"), make_codec("entry"), op, [(2,), (3,)], total=10,
+                      distributions=["wigner", "laplace"])
+    assert report["operation"] == "eigenvalues" and report["encoding"] == "entry"
+    assert report["tolerances"] == KEYS
+    assert list(report["distributions"]) == ["wigner", "laplace"]
+    assert report["distributions"]["laplace"]["distribution"] == "laplace"
+    write_report(report, tmp_path / "r.json", tmp_path / "r.png")
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
