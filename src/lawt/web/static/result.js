@@ -99,6 +99,12 @@ function renderInvertible(answer) {
   );
 }
 
+function missingModelText(answer) {
+  if (answer.invertible?.model === false) return "Transformer: not invertible";
+  if (answer.provenance === "model-output-invalid") return "Transformer: its output is not a matrix of this shape — see the raw tokens";
+  return "Transformer: no answer";
+}
+
 function renderAnswers(answer) {
   const node = document.getElementById("answers");
   node.replaceChildren();
@@ -112,7 +118,7 @@ function renderAnswers(answer) {
     const exact = answer.exact_answer?.[k];
     const modelBox = element("div", "side model-side");
     if (model) modelBox.append(matrixTable(model, "Transformer"));
-    else modelBox.append(element("p", "missing", answer.invertible?.model === false ? "Transformer: not invertible" : "Transformer: no answer"));
+    else modelBox.append(element("p", "missing", missingModelText(answer)));
     const exactBox = element("div", "side exact-side");
     if (exact) exactBox.append(matrixTable(exact, "Exact"));
     else exactBox.append(element("p", "missing", answer.invertible ? "Exact: not invertible" : "Exact: —"));
@@ -218,6 +224,7 @@ export function renderResult(answer) {
   renderVerdicts(answer);
   renderBeams(answer);
   document.getElementById("token-text").textContent = answer.tokens.length ? answer.tokens.join(" ") : "(no tokens)";
+  document.getElementById("tokens").open = answer.provenance === "model-output-invalid";
   renderCard(answer);
   section.hidden = false;
   section.classList.remove("appear");
