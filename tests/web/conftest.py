@@ -15,10 +15,12 @@ import httpx
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
 
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
 from lawt.web import create_app
+from lawt.web.db import metadata
 from lawt.zoo import save_model
 
 TINY_SIZES = ["2x2", "3x3", "4x4", "5x5"]
@@ -40,8 +42,16 @@ def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'lawt.db'}"
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file; or, when $LAWT_TEST_DATABASE_URL is set (e.g. PostgreSQL), that database emptied."""
+    url = os.environ.get("LAWT_TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path / 'lawt.db'}"
+        return
+    engine = create_engine(url)
+    metadata.drop_all(engine)
+    engine.dispose()
+    yield url
 
 
 @pytest.fixture
@@ -102,6 +112,16 @@ class LiveServer:
 @pytest.fixture
 def live_server(tiny_zoo: Path, database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     server = LiveServer(tiny_zoo, database_url, tmp_path / "server.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tiny_zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One live server for a whole test module (its database is shared by the module's tests)."""
+    folder = tmp_path_factory.mktemp("shared-server")
+    server = LiveServer(tiny_zoo, f"sqlite:///{folder / 'lawt.db'}", folder / "server.log")
     server.start()
     yield server
     server.stop()

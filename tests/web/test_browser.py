@@ -17,26 +17,32 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
                                                                "(apt-get install -y chromium)")
 
 
-@pytest.fixture
-def page(live_server):
+@pytest.fixture(scope="module")
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        yield page
-        context.close()
-        browser.close()
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
-def test_compute_comments_and_isolation(page, live_server) -> None:
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_compute_comments_and_isolation(page, shared_server) -> None:
     hosts, dialogs, errors = set(), [], []
     page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname))
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: errors.append(str(error)))
 
-    page.goto(live_server.url + "/")
+    page.goto(shared_server.url + "/")
     page.wait_for_selector("#operation option[value='transpose']", state="attached")
     assert page.input_value("#operation") == "transpose"
     assert "no model" in page.locator("#operation option[value='sum']").inner_text()
@@ -58,6 +64,13 @@ def test_compute_comments_and_isolation(page, live_server) -> None:
     assert page.locator("#card-list").inner_text().count("encoder") == 1
     assert "#op=transpose" in page.url
 
+    page.get_by_role("button", name="as NumPy").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("np.array([[")
+    page.get_by_role("button", name="as LaTeX").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()").startswith("\\begin{pmatrix}")
+
     for text in HOSTILE:
         page.fill("#comment-text", text)
         page.get_by_role("button", name="Post").click()
@@ -66,20 +79,44 @@ def test_compute_comments_and_isolation(page, live_server) -> None:
     assert shown[:2] == HOSTILE[::-1]
     assert page.locator("#comment-list script, #comment-list img").count() == 0
 
+    visitors = page.locator("#stat-visitors").inner_text()
+    assert visitors.isdigit()
     page.reload()
     page.locator(".comment-text", has_text=HOSTILE[1]).wait_for()
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "calculator.png"), full_page=True)
 
-    assert page.locator("#stat-visitors").inner_text() == "1"
+    assert page.locator("#stat-visitors").inner_text() == visitors  # the same visitor after a reload
     assert dialogs == []
     assert errors == []
     assert hosts == {"127.0.0.1"}
 
 
-def test_model_unavailable_is_labelled(page, live_server) -> None:
-    page.goto(live_server.url + "/#op=sum&beam=1&m=1,2;3,4&m=10,20;30,40")
+def test_shared_link_reopens_the_problem_with_beams(page, shared_server) -> None:
+    page.goto(shared_server.url + "/#op=transpose&beam=4&m=1,2;3,4")
+    page.locator("#result").wait_for(state="visible")
+    assert page.input_value("#beam") == "4"
+    assert page.get_by_label("A row 2 column 1", exact=True).input_value() == "3"
+    assert page.locator(".beam-table > tbody > tr").count() == 4
+    assert page.locator(".exact-side td").all_inner_texts() == ["1", "3", "2", "4"]
+
+
+def test_keyboard_only(page, shared_server) -> None:
+    page.goto(shared_server.url + "/")
+    page.wait_for_selector("#operation option[value='transpose']", state="attached")
+    page.focus("#operation")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "beam"
+    page.get_by_label("A row 1 column 1", exact=True).focus()
+    page.keyboard.type("7")
+    page.keyboard.press("Enter")
+    page.locator("#result").wait_for(state="visible")
+    assert page.locator(".exact-side td").first.inner_text() == "17"
+
+
+def test_model_unavailable_is_labelled(page, shared_server) -> None:
+    page.goto(shared_server.url + "/#op=sum&beam=1&m=1,2;3,4&m=10,20;30,40")
     page.locator("#result").wait_for(state="visible")
     provenance = page.locator("#provenance").inner_text()
     assert "model unavailable" in provenance.lower()
@@ -87,8 +124,8 @@ def test_model_unavailable_is_labelled(page, live_server) -> None:
     assert "no answer" in page.locator(".model-side").inner_text()
 
 
-def test_paste_formats(page, live_server) -> None:
-    page.goto(live_server.url + "/")
+def test_paste_formats(page, shared_server) -> None:
+    page.goto(shared_server.url + "/")
     page.wait_for_selector("#operation option[value='transpose']", state="attached")
     parsed = page.evaluate("""async () => {
         const { parseMatrix } = await import("/parse.js");
