@@ -188,6 +188,13 @@ def test_svd_any_order_and_signs_are_right(dims: Dims, seed: int) -> None:
     assert torch.allclose(u @ torch.diag_embed(s.squeeze(-1)) @ v.transpose(1, 2), a, atol=1e-10)
 
 
+def test_svd_negative_singular_values_fail() -> None:
+    """σ is checked against UᵀAV with its sign: −σ (U and V unchanged) is wrong."""
+    op, operands, _ = generated("svd", (3, 3), "uniform")
+    u, s, v = op.solve(operands)
+    assert bool((op.error(operands, [u, -s, v]) > 0.05).all())
+
+
 @pytest.mark.xfail(strict=True, reason="eigenvector/SVD errors accept the all-zero answer (no orthogonality term)")
 @pytest.mark.parametrize("name", ["eigenvectors", "svd"])
 def test_decomposition_checks_reject_degenerate_answers(name: str) -> None:
