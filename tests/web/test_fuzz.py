@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from lawt.web import create_app
 from lawt.web.services import Limits
 
-schemathesis = pytest.importorskip("schemathesis")
 EXAMPLES = 150
 
 
