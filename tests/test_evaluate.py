@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import lawt.evaluate
-from lawt.encodings import Codec, make_codec
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, Codec, make_codec
 from lawt.evaluate import accuracy_table, evaluate, write_report
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, Operation
@@ -148,6 +148,19 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
             assert table["invertibility"] == {"count": 60, "accuracy": 1.0}
             near = table["near_singular"]
             assert all(near[k] in (None, 1.0) for k in KEYS)
+
+
+@pytest.mark.xfail(strict=True, reason="EntryCodec.decode crashes when decoding stopped after the verdict")
+def test_evaluating_an_entry_model_that_says_not_invertible(make_model: Callable[..., Seq2Seq]) -> None:
+    """A whole batch answered "not invertible" ends decoding after one position; scoring must go on
+    (this is what ``lawt eval --distributions all`` and the evaluation inside training meet)."""
+    model = make_model("entry", 0)
+    with torch.no_grad():
+        model.heads[1].bias[ENTRY_NOT_INVERTIBLE] = 50.0
+    table = accuracy_table(model, make_codec("entry"), OPERATIONS["inverse"], [(3,)], total=20,
+                           distribution="singular")
+    assert table["overall"] == dict.fromkeys(KEYS, 1.0)
+    assert table["invertibility"] == {"count": 20, "accuracy": 1.0}
 
 
 def test_a_model_off_by_ten_percent_scores_nothing(monkeypatch: pytest.MonkeyPatch,

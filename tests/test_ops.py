@@ -64,13 +64,14 @@ def test_shapes_grid_and_exact_answer(name: str, dims: Dims, dist: str) -> None:
 
 @pytest.mark.parametrize(("name", "dims", "dist"), CASES)
 def test_perturbed_answers_fail_at_five_percent(name: str, dims: Dims, dist: str) -> None:
-    """Scaling the answer by 1.1 costs exactly 10 % under every metric; ±20 % noise on the values costs 20 %."""
+    """Scaling the answer (σ, λ for the decompositions) by 1.1 costs exactly 10 % under every metric;
+    ±20 % noise on the values costs 20 %."""
     op, operands, answerable = generated(name, dims, dist, seed=1)
     parts = op.solve(operands)
-    err = op.error(operands, scaled(parts, 0, 1.1))[answerable]
+    values = {"svd": 1, "eigenvectors": 0}.get(name, 0)  # the part holding the answer's values (σ, λ)
+    err = op.error(operands, scaled(parts, values, 1.1))[answerable]
     assert bool((err > 0.05).all())
     assert torch.allclose(err, torch.full_like(err, 0.1), rtol=1e-6)
-    values = {"svd": 1, "eigenvectors": 0}.get(name, 0)  # the part holding σ or λ
     signs = torch.randint(0, 2, parts[values].shape, generator=torch.Generator().manual_seed(2)) * 2 - 1
     err = op.error(operands, scaled(parts, values, 1 + 0.2 * signs))[answerable]
     assert bool((err > 0.05).all()), err

@@ -157,7 +157,7 @@ def test_inverse_verdicts(tmp_path: Path, ship_model: Callable[..., Seq2Seq], mo
 
 
 @pytest.mark.xfail(strict=True, reason="EntryCodec.decode crashes when decoding stopped after the "
-                                       "'not invertible' verdict (encodings.py:457)")
+                                       "'not invertible' verdict")
 def test_entry_model_answering_not_invertible(tmp_path: Path, make_model: Callable[..., Seq2Seq],
                                               ship_model: Callable[..., Seq2Seq]) -> None:
     """The answer a well-trained inverse model gives for a singular matrix must not crash the solver."""
