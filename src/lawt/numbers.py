@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 
 _LN10 = math.log(10.0)
+_POW10 = torch.tensor([10.0**k for k in range(309)], dtype=torch.float64)
+SMALLEST = 1e-98  # 100e-100, the smallest magnitude of the P10, P1000, B1999 and entry grids
 
 
 class EncodingRangeError(ValueError):
@@ -59,13 +61,26 @@ def decompose(x: torch.Tensor, min_exponent: int, max_exponent: int, name: str =
     )
 
 
+def _scale(mantissa: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
+    """mantissa × 10**exponent, multiplying or dividing by an exact power of ten (a table, not pow)."""
+    power = _POW10[exponent.abs().clamp_(max=len(_POW10) - 1).long()]
+    return torch.where(exponent >= 0, mantissa * power, mantissa / power)
+
+
 def compose(sign: torch.Tensor, mantissa: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`decompose`, as float64."""
-    value = mantissa.to(torch.float64) * torch.pow(10.0, exponent.to(torch.float64))
+    """Inverse of :func:`decompose`, as float64: the double nearest to the decimal ±mantissa·10^exponent."""
+    value = _scale(mantissa.to(torch.float64), exponent)
     return torch.where(sign.bool(), -value, value)
 
 
-def round_sig3(x: torch.Tensor, min_exponent: int = -100, max_exponent: int = 100) -> torch.Tensor:
-    """Round to the three-significant-digit grid every encoding represents."""
-    d = decompose(x, min_exponent, max_exponent)
-    return compose(d.sign, d.mantissa, d.exponent).to(x.dtype)
+def round_sig3(x: torch.Tensor) -> torch.Tensor:
+    """Round to the three-significant-digit grid every encoding represents; below 1e-98 becomes zero.
+
+    The result is exactly what :func:`compose` gives for the rounded digits, so rounding again, or encoding
+    and decoding, changes nothing.
+    """
+    magnitude = x.abs()
+    shift = (2.0 - torch.log10(magnitude).floor_()).nan_to_num_(posinf=0.0)  # digits to move; 0 for zeros
+    digits = _scale(x, shift).round_()
+    rounded = _scale(digits, -shift)
+    return torch.where(rounded.abs() >= SMALLEST, rounded, torch.zeros_like(x))
