@@ -111,7 +111,6 @@ def test_empty_stdin_exits_2_for_one_operand(tiny_zoo: Path, capsys: pytest.Capt
     assert code == 2 and out == "" and err.startswith("error: ")
 
 
-@pytest.mark.xfail(strict=True, reason="cli._read_operands indexes blocks[0] of empty stdin (IndexError)")
 def test_empty_stdin_exits_2_for_two_operands(tiny_zoo: Path, capsys: pytest.CaptureFixture[str],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, err = run(["solve", "sum", "--root", str(tiny_zoo)], capsys, "", monkeypatch)

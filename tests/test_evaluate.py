@@ -150,7 +150,6 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
             assert all(near[k] in (None, 1.0) for k in KEYS)
 
 
-@pytest.mark.xfail(strict=True, reason="EntryCodec.decode crashes when decoding stopped after the verdict")
 def test_evaluating_an_entry_model_that_says_not_invertible(make_model: Callable[..., Seq2Seq]) -> None:
     """A whole batch answered "not invertible" ends decoding after one position; scoring must go on
     (this is what ``lawt eval --distributions all`` and the evaluation inside training meet)."""

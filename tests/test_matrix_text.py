@@ -68,7 +68,6 @@ def test_exponents_signs_and_bare_points() -> None:
     assert parse_matrix("[1 -2 3]") == [[1.0, -2.0, 3.0]]
 
 
-@pytest.mark.xfail(strict=True, reason="matrix_text.parse_matrix only strips spaces before the '[[' check")
 @pytest.mark.parametrize("text", [json.dumps([[1, 2], [3, 4]], indent=2), "[\n  [1, 2],\n  [3, 4]\n]",
                                   "[\t[1, 2], [3, 4]]"])
 def test_pretty_printed_json(text: str) -> None:

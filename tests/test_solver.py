@@ -156,8 +156,6 @@ def test_inverse_verdicts(tmp_path: Path, ship_model: Callable[..., Seq2Seq], mo
     assert answer.passes == dict.fromkeys(KEYS, False)  # zeros are never an inverse; no verdict for singular
 
 
-@pytest.mark.xfail(strict=True, reason="EntryCodec.decode crashes when decoding stopped after the "
-                                       "'not invertible' verdict")
 def test_entry_model_answering_not_invertible(tmp_path: Path, make_model: Callable[..., Seq2Seq],
                                               ship_model: Callable[..., Seq2Seq]) -> None:
     """The answer a well-trained inverse model gives for a singular matrix must not crash the solver."""

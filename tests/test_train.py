@@ -161,8 +161,6 @@ def test_last_log_window_is_averaged(tmp_path: Path, train_settings: Callable[..
     assert all(math.isclose(loss, logged[0][1], rel_tol=0.05) for _, loss in logged), logged
 
 
-@pytest.mark.xfail(strict=True, reason="train.py keeps the log window (loss sum, step count) outside the "
-                                       "checkpoint: resuming between two log steps restarts the window")
 def test_resume_between_log_steps_reproduces_the_metrics(tmp_path: Path, train_settings: Callable[..., dict],
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     settings = train_settings(tmp_path / "a", steps=12, log_every=3, checkpoint_every=4)

@@ -118,6 +118,8 @@ def _read_operands(args: argparse.Namespace, count: int) -> list[list[list[float
     texts = list(args.matrices)
     if not texts or texts == ["-"]:
         blocks = [b for b in sys.stdin.read().split("\n\n") if b.strip()]
+        if not blocks:
+            raise MatrixFormatError("no matrix given (pass it as an argument or on standard input)")
         texts = blocks if len(blocks) > 1 or count == 1 else blocks[0].split("|")
     matrices = [parse_matrix(t) for t in texts]
     if count == 2 and args.operation == "matvec" and len(matrices) == 2 and len(matrices[1]) == 1:

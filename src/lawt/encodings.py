@@ -478,9 +478,10 @@ class EntryCodec(Codec):
         batch = out.shape[0]
         needed = sum(r * c for r, c in part_shapes)
         not_invertible = out[:, 0, 1] == ENTRY_NOT_INVERTIBLE
-        body = out[:, :needed]
+        complete = out.shape[1] >= needed  # decoding stops early when every problem answered "not invertible"
+        body = torch.nn.functional.pad(out, (0, 0, 0, max(0, needed - out.shape[1])))[:, :needed]
         sign, exponent = body[..., 0], body[..., 1]
-        valid = (exponent < ENTRY_N_EXP).all(dim=1) & (out.shape[1] >= needed) & ~not_invertible
+        valid = (exponent < ENTRY_N_EXP).all(dim=1) & complete & ~not_invertible
         values = compose(sign, self._mantissa(body[..., 2:]), exponent.clamp(max=ENTRY_N_EXP - 1) + ENTRY_EXP_MIN)
         parts, start = [], 0
         for rows, cols in part_shapes:

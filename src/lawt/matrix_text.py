@@ -34,8 +34,9 @@ def parse_matrix(text: str) -> list[list[float]]:
     body = text.strip()
     if len(body) > 20_000:
         raise MatrixFormatError("matrix text is too long")
-    if body.startswith("[[") or body.startswith("[ ["):
-        body = body.replace(" ", "")
+    compact = re.sub(r"\s+", "", body)
+    if compact.startswith("[["):
+        body = compact
         if not body.endswith("]]"):
             raise MatrixFormatError("a matrix written [[...], [...]] must end with ']]'")
         rows_text = re.split(r"\]\s*,\s*\[", body[2:-2])

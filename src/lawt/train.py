@@ -141,14 +141,16 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
     sampler = BatchSampler(op, codec, sizes, cfg.distribution, cfg.groups, seed=cfg.seed * 1000 + ddp.rank,
                            curriculum_steps=cfg.curriculum_steps, batch_tokens=cfg.batch_tokens)
-    counters = {"step": 0, "examples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "best": -1.0}
+    # The loss window (sum and count since the last log line) is saved too, so a resumed run logs the same.
+    counters = {"step": 0, "examples": 0, "cpu_seconds": 0.0, "wall_seconds": 0.0, "best": -1.0,
+                "window_loss": 0.0, "window_steps": 0}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state(state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0])
-        counters = state["counters"]
+        counters.update(state["counters"])
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -175,7 +177,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     bar = tqdm(total=cfg.steps, initial=counters["step"], disable=not (show_progress and ddp.main),
                desc=f"{cfg.operation}/{cfg.encoding}", dynamic_ncols=True)
     started = time.time()
-    window_loss, window_steps, window_examples, window_start = 0.0, 0, 0, time.time()
+    window_examples, window_start = 0, time.time()
     cpu_mark, wall_mark = time.process_time(), time.time()
     model.train()
     while counters["step"] < cfg.steps:
@@ -191,12 +193,13 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         counters["step"] += 1
         examples = int(ddp.total(batch.src.shape[0]))
         counters["examples"] += examples
-        window_loss += loss.item()
-        window_steps += 1
+        counters["window_loss"] += loss.item()
+        counters["window_steps"] += 1
         window_examples += examples
         bar.update(1)
         timed_out = (cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes) or (
             counters["step"] == cfg.stop_step)
+        timed_out = ddp.total(float(timed_out)) > 0  # every rank stops at the same step
         last = counters["step"] >= cfg.steps or timed_out
         if counters["step"] % cfg.log_every == 0 or last:
             now, cpu_now = time.time(), time.process_time()
@@ -204,13 +207,14 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             counters["wall_seconds"] += now - wall_mark
             cpu_mark, wall_mark = cpu_now, now
             record = {"step": counters["step"], "examples": counters["examples"],
-                      "loss": window_loss / window_steps, "lr": learning_rate(cfg, step),
+                      "loss": counters["window_loss"] / counters["window_steps"], "lr": learning_rate(cfg, step),
                       "grad_norm": float(grad_norm), "examples_per_s": window_examples / (now - window_start),
                       "cpu_seconds": round(counters["cpu_seconds"], 1),
                       "wall_seconds": round(counters["wall_seconds"], 1)}
             log(record)
             bar.set_postfix(loss=f"{record['loss']:.3f}", ex_s=f"{record['examples_per_s']:.0f}")
-            window_loss, window_steps, window_examples, window_start = 0.0, 0, 0, time.time()
+            counters["window_loss"], counters["window_steps"] = 0.0, 0
+            window_examples, window_start = 0, time.time()
         if counters["step"] % cfg.eval_every == 0 or last:
             if ddp.main:
                 table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)

@@ -162,6 +162,13 @@ def canonical_signs(vectors: torch.Tensor) -> torch.Tensor:
     return torch.where(sign == 0, torch.ones_like(sign), sign)
 
 
+def orthonormality_error(vectors: torch.Tensor) -> torch.Tensor:
+    """Σ|VᵀV − I| / k for the k columns of V, [B]: zero exactly when the columns are orthonormal."""
+    k = vectors.shape[-1]
+    gram = vectors.transpose(1, 2) @ vectors
+    return (gram - torch.eye(k, dtype=vectors.dtype)).abs().flatten(1).sum(1) / k
+
+
 def column(v: torch.Tensor) -> torch.Tensor:
     """[B, n] → [B, n, 1]."""
     return v.unsqueeze(-1)

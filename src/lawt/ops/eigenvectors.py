@@ -12,6 +12,7 @@ from lawt.ops.base import (
     Problems,
     canonical_signs,
     column,
+    orthonormality_error,
     symmetric,
 )
 
@@ -38,9 +39,11 @@ class Eigenvectors(Operation):
         return [column(values), vectors * canonical_signs(vectors)]
 
     def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
-        """Σ|VᵀAV − diag(λ)| / Σ|λ_true|: any valid order and signs count as right."""
+        """Σ|VᵀAV − diag(λ)| / Σ|λ_true| (any valid order and signs count as right), or the orthonormality
+        error Σ|VᵀV − I| / n if larger — without it V = 0, λ = 0 would score zero."""
         a = operands[0]
         values, vectors = parts[0].squeeze(-1), parts[1]
         residual = vectors.transpose(1, 2) @ a @ vectors - torch.diag_embed(values)
         scale = torch.linalg.eigvalsh(a).abs().sum(-1)
-        return residual.abs().flatten(1).sum(1) / scale.clamp(min=1e-300)
+        paper = residual.abs().flatten(1).sum(1) / scale.clamp(min=1e-300)
+        return torch.maximum(paper, orthonormality_error(vectors))

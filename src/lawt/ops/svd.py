@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import Dims, Operation, Problems, canonical_signs, column, uniform
+from lawt.ops.base import Dims, Operation, Problems, canonical_signs, column, orthonormality_error, uniform
 
 
 class SVD(Operation):
@@ -31,9 +31,11 @@ class SVD(Operation):
         return [u * signs, column(s), v * signs]
 
     def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
-        """Σ|UᵀAV − diag(σ)| / Σ|σ_true|: any valid signs and order count as right."""
+        """Σ|UᵀAV − diag(σ)| / Σ|σ_true| (any valid signs and order count as right), or the orthonormality
+        error of U or V if larger."""
         a = operands[0]
         u, s, v = parts[0], parts[1].squeeze(-1), parts[2]
         residual = u.transpose(1, 2) @ a @ v - torch.diag_embed(s)
         scale = torch.linalg.svdvals(a).sum(-1)
-        return residual.abs().flatten(1).sum(1) / scale.clamp(min=1e-300)
+        paper = residual.abs().flatten(1).sum(1) / scale.clamp(min=1e-300)
+        return torch.maximum(paper, torch.maximum(orthonormality_error(u), orthonormality_error(v)))
