@@ -251,3 +251,16 @@ def test_singular_problems_are_trained_on_the_verdict() -> None:
     batch = BatchSampler(op, codec, [(3,)], distribution="singular", groups=1, seed=0).batch(6)
     assert bool((batch.tgt_out[:, 0, 1] == ENTRY_NOT_INVERTIBLE).all())  # the verdict, then nothing
     assert bool((batch.tgt_out[:, 1:] == -100).all())
+
+
+def test_fit_schedule_shrinks_steps_to_the_time_budget(tmp_path: Path) -> None:
+    """With max_minutes and fit_schedule, the schedule is cut to what the first 50 steps say fits, and saved."""
+    from lawt.train import TrainConfig, train
+
+    cfg = TrainConfig(operation="transpose", encoding="entry", sizes="1x1,1x2", d_model=16, n_heads=2,
+                      batch_size=4, groups=1, steps=10**7, max_minutes=0.02, fit_schedule=True, eval_every=10**6,
+                      eval_problems=4, checkpoint_every=10**6, out_dir=str(tmp_path / "run"))
+    train(cfg, show_progress=False)
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert 50 < saved["steps"] < 10**7 and saved["fit_schedule"] is False
+    assert saved["warmup_steps"] <= saved["steps"] // 10

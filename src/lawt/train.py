@@ -49,6 +49,7 @@ class TrainConfig:
     steps: int = 10_000
     max_minutes: float = 0.0  # stop (and checkpoint) after this much wall time; 0 = no limit
     stop_step: int = 0  # stop (and checkpoint) at this step, keeping the schedule of ``steps``; 0 = at ``steps``
+    fit_schedule: bool = False  # with max_minutes: after 50 steps, shrink ``steps`` so the schedule ends in time
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     curriculum_steps: int = 0
@@ -107,6 +108,23 @@ class Distributed:
     def close(self) -> None:
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+FIT_AFTER = 50
+
+
+def fit_schedule(cfg: TrainConfig, elapsed: float, ddp: Distributed, out: Path) -> None:
+    """Set ``cfg.steps`` to what fits in ``max_minutes`` at the speed of the first steps (saved with the run).
+
+    The schedule is then fixed and recorded, so ``--steps N --stop-step K`` reproduces the run exactly.
+    """
+    rate = FIT_AFTER / max(elapsed, 1e-9)
+    fitted = int(ddp.total(rate if ddp.main else 0.0) * 60 * cfg.max_minutes * 0.9)
+    cfg.steps = max(FIT_AFTER + 1, min(cfg.steps, fitted))
+    cfg.warmup_steps = min(cfg.warmup_steps, cfg.steps // 10)
+    cfg.fit_schedule = False
+    if ddp.main:
+        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
 
 
 def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None) -> dict:
@@ -201,6 +219,9 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             counters["step"] == cfg.stop_step)
         timed_out = ddp.total(float(timed_out)) > 0  # every rank stops at the same step
         last = counters["step"] >= cfg.steps or timed_out
+        if cfg.fit_schedule and cfg.max_minutes > 0 and counters["step"] == FIT_AFTER:
+            fit_schedule(cfg, time.time() - started, ddp, out)
+            bar.total = cfg.steps
         if counters["step"] % cfg.log_every == 0 or last:
             now, cpu_now = time.time(), time.process_time()
             counters["cpu_seconds"] += ddp.total(cpu_now - cpu_mark)
