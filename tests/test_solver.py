@@ -20,6 +20,7 @@ from lawt.solver import (
     MODEL_ERROR,
     TRANSFORMER,
     UNAVAILABLE,
+    UNTRAINED_RANGE,
     UNTRAINED_SIZE,
     Calculator,
 )
@@ -177,3 +178,13 @@ def test_broken_model_is_reported(tmp_path: Path, ship_model: Callable[..., Seq2
     answer = calc.solve("transpose", [[[1, 2]]])
     assert answer.provenance == UNAVAILABLE and "checksum" in answer.provenance_detail
     assert answer.exact_answer == [[[1.0], [2.0]]]
+
+
+def test_values_outside_the_training_range_are_labelled(tiny_zoo: Path) -> None:
+    """Entries beyond [-10, 10] (uniform training data) still get the model's attempt, labelled as such."""
+    calc = Calculator(root=tiny_zoo)
+    inside = calc.solve("transpose", [[[1.0, -2.0], [3.0, 9.5]]])
+    outside = calc.solve("transpose", [[[1.0, -2.0], [3.0, -600.0]]])
+    assert inside.provenance != UNTRAINED_RANGE
+    assert outside.provenance == UNTRAINED_RANGE and "600" in outside.provenance_detail
+    assert outside.tokens  # the model's own attempt is kept

@@ -17,6 +17,7 @@ import torch
 from lawt.encodings import EncodingRangeError
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
+from lawt.ops.base import COEFF
 from lawt.ops.inverse import condition_number, is_singular
 from lawt.predict import TOLERANCES, errors, predict, tolerance_key
 from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
@@ -24,6 +25,7 @@ from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
 # Provenance labels
 TRANSFORMER = "transformer"
 UNTRAINED_SIZE = "transformer-untrained-size"
+UNTRAINED_RANGE = "transformer-untrained-range"
 INVALID_OUTPUT = "model-output-invalid"
 UNAVAILABLE = "model-unavailable"
 MODEL_ERROR = "model-error"
@@ -31,12 +33,14 @@ MODEL_ERROR = "model-error"
 PROVENANCE_TEXT = {
     TRANSFORMER: "computed by the transformer",
     UNTRAINED_SIZE: "computed by the transformer, on a size it was not trained on",
+    UNTRAINED_RANGE: "computed by the transformer, on values outside the range it was trained on",
     INVALID_OUTPUT: "the transformer's output does not decode to an answer of the right shape",
     UNAVAILABLE: "no model answer: model unavailable",
     MODEL_ERROR: "no model answer: the model cannot take this input",
 }
 
 Matrix = list[list[float]]
+BOUNDED_DISTRIBUTIONS = ("uniform", "wigner", "mixed", "singular")  # every entry in [-COEFF, COEFF]
 
 
 @dataclass
@@ -107,6 +111,12 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "accuracy_this_size": (main["per_size"].get(size) if main and size else None),
         "evaluated_on": main["count"] if main else 0,
     }
+
+
+def trained_magnitude(loaded: LoadedModel) -> float | None:
+    """Largest entry magnitude of the model's training distribution, when it has one (uniform coefficients)."""
+    distribution = loaded.card.get("distribution") or loaded.op.distributions[0]
+    return COEFF if distribution in BOUNDED_DISTRIBUTIONS else None
 
 
 class Calculator:
@@ -189,6 +199,12 @@ class Calculator:
         if answer.provenance == TRANSFORMER and dims not in loaded.sizes:
             answer.provenance = UNTRAINED_SIZE
             answer.provenance_detail = f"this model was trained on sizes {', '.join(loaded.card['sizes'])}"
+        largest = max(float(t.abs().max()) for t in tensors)
+        limit = trained_magnitude(loaded)
+        if answer.provenance == TRANSFORMER and limit is not None and largest > limit:
+            answer.provenance = UNTRAINED_RANGE
+            answer.provenance_detail = (f"entries up to {largest:.3g} in magnitude; this model was trained on "
+                                        f"entries in [-{limit:g}, {limit:g}]")
         answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
 
 

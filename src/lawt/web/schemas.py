@@ -96,8 +96,8 @@ class ComputeResponse(BaseModel):
     passes: dict[str, bool]
     confidence: float | None
     log_prob: float | None
-    provenance: str = Field(description="transformer, transformer-untrained-size, model-output-invalid, "
-                                        "model-unavailable")
+    provenance: str = Field(description="transformer, transformer-untrained-size, transformer-untrained-range, "
+                                        "model-output-invalid, model-unavailable")
     provenance_detail: str
     decode_ms: float | None
     timing_ms: Timing
