@@ -256,9 +256,15 @@ class Seq2Seq(nn.Module):
             step_in = torch.cat([previous, slots[:, t:t + 1]], dim=-1)
             h = self._step(step_in if use_cache else torch.cat([self._history(bos, outputs), slots[:, :t + 1]], -1),
                            memory, mask, cache)
-            parent, chosen, score = self._expand(h, score.view(rows), finished, beam)
-            outputs = torch.cat([outputs[parent], chosen.unsqueeze(1)], dim=1)
-            finished = finished[parent] | codec.is_end(chosen)
+            if beam == 1:
+                chosen, step_score = self._greedy(h, finished)
+                score = score + step_score.view(batch, 1)
+                outputs = torch.cat([outputs, chosen.unsqueeze(1)], dim=1)
+                finished = finished | codec.is_end(chosen)
+            else:
+                parent, chosen, score = self._expand(h, score.view(rows), finished, beam)
+                outputs = torch.cat([outputs[parent], chosen.unsqueeze(1)], dim=1)
+                finished = finished[parent] | codec.is_end(chosen)
             if cache is not None:
                 cache.length += 1
                 if beam > 1:
@@ -286,6 +292,19 @@ class Seq2Seq(nn.Module):
             for i, block in enumerate(self.decoder):
                 x = block(x, None, mask, cache=cache, layer=i)
         return self.dec_norm(x[:, -1])
+
+    def _greedy(self, h: torch.Tensor, finished: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The most likely fields of the next position, one field after another, and their log-probability.
+
+        Same choices as :meth:`_expand` with one beam, in a fraction of the operations.
+        """
+        chosen = torch.zeros(h.shape[0], len(self.heads), dtype=torch.long)
+        score = torch.zeros(h.shape[0])
+        for k in range(len(self.heads)):
+            best, index = self.field_logits(h, chosen, k).float().log_softmax(-1).max(-1)
+            chosen[:, k] = index
+            score += best
+        return chosen.masked_fill_(finished[:, None], 0), score.masked_fill_(finished, 0.0)
 
     def _expand(self, h: torch.Tensor, score: torch.Tensor, finished: torch.Tensor,
                 beam: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
