@@ -8,13 +8,18 @@ of the fields chosen before it.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lawt.encodings import IGNORE, Codec
+
+
+SHORT = 64  # up to this many keys, the plain (math) attention kernel beats the CPU flash kernel
 
 
 @dataclass
@@ -35,7 +40,8 @@ class ModelConfig:
 
 
 class FieldEmbedding(nn.Module):
-    """Sum of one embedding per field, stored as one table with offsets (a single gather)."""
+    """Sum of one embedding per field, stored as one table with offsets: one ``embedding_bag`` (sum) call,
+    which never materialises the per-field vectors."""
 
     def __init__(self, vocab_sizes: list[int], d_model: int) -> None:
         super().__init__()
@@ -44,7 +50,8 @@ class FieldEmbedding(nn.Module):
         self.table = nn.Embedding(sum(vocab_sizes), d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.table(x + self.offsets).sum(-2)
+        rows = (x + self.offsets).reshape(-1, x.shape[-1])
+        return F.embedding_bag(rows, self.table.weight, mode="sum").view(*x.shape[:-1], -1)
 
 
 class Attention(nn.Module):
@@ -68,7 +75,8 @@ class Attention(nn.Module):
     def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                causal: bool = False) -> torch.Tensor:
         q = self.heads(self.q(x))
-        return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal))
+        with sdpa_kernel(SDPBackend.MATH) if k.shape[2] <= SHORT else nullcontext():
+            return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal))
 
     def attend_step(self, x: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor,
                     mask: torch.Tensor | None = None) -> torch.Tensor:
