@@ -18,7 +18,6 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from lawt.encodings import IGNORE, Codec
 
-
 SHORT = 64  # up to this many keys, the plain (math) attention kernel beats the CPU flash kernel
 
 
