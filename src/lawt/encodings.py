@@ -50,11 +50,13 @@ class Encoded:
 def spread(packed: torch.Tensor, places: list[int], radices: list[int], offsets: list[int]) -> torch.Tensor:
     """The digits of a mixed-radix integer as a new last dimension: ``(packed // place) % radix + offset``.
 
-    One broadcast expression writes every field at once, contiguously. It runs in float64, where the
-    division is vectorised and exact for these magnitudes (below 2**53), unlike int64 division on CPU.
+    One broadcast expression writes every field at once, contiguously. It runs in float32, where the
+    division is vectorised (int64 division on CPU is not) and exact here: packed values stay below 2**21
+    (sign, mantissa and a 201-value exponent) and every quotient's fractional part is far above float32's
+    rounding error.
     """
-    p, r, o = (torch.tensor(v, dtype=torch.float64) for v in (places, radices, offsets))
-    x = packed.to(torch.float64).unsqueeze(-1).div(p).floor_()
+    p, r, o = (torch.tensor(v, dtype=torch.float32) for v in (places, radices, offsets))
+    x = packed.to(torch.float32).unsqueeze(-1).div(p).floor_()
     return x.sub_(x.div(r).floor_().mul_(r)).add_(o).to(torch.long)
 
 
@@ -123,9 +125,13 @@ class Codec(ABC):
         src = self.encode_operands(operands)
         out = self.encode_answer(parts, singular)
         batch, length, n_out = out.shape
-        slots = self.slots([tuple(p.shape[1:]) for p in parts], batch)[:, :length]
-        tgt_in = torch.empty(batch, length, n_out + slots.shape[2], dtype=torch.long)
-        tgt_in[:, 0, :n_out] = torch.tensor(self.bos)
+        slots = self.slots([tuple(p.shape[1:]) for p in parts], 1)[:, :length]
+        # One row holds what every problem of the group shares (BOS, slots); copying it whole is fast,
+        # while writing single columns across the batch is not.
+        row = torch.zeros(1, length, n_out + slots.shape[2], dtype=torch.long)
+        row[0, 0, :n_out] = torch.tensor(self.bos)
+        row[:, :, n_out:] = slots
+        tgt_in = row.expand(batch, -1, -1).clone()
         tgt_in[:, 1:, :n_out] = out[:, :-1]
         if singular is not None:  # IGNORE-padded verdicts: feed zeros, the loss skips those positions
             tgt_in[:, 1:, :n_out].clamp_(min=0)
@@ -176,8 +182,8 @@ class NumberFormat(ABC):
         return decompose(x, self.min_exponent, self.max_exponent, self.name)
 
     @abstractmethod
-    def to_tokens(self, d: Decomposed) -> torch.Tensor:
-        """Decomposed numbers [...] → tokens [..., tokens_per_number] in 0..vocab_size-1."""
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
+        """Decomposed numbers [...] → tokens [..., tokens_per_number] in shift..shift+vocab_size-1."""
 
     @abstractmethod
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -200,9 +206,9 @@ class P10(NumberFormat):
     n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
     vocab_size = 2 + 10 + n_exp
 
-    def to_tokens(self, d: Decomposed) -> torch.Tensor:
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         return spread(pack(d, self.min_exponent), [10**6, 10**5, 10**4, 1000, 1], [10, 10, 10, 10, 1000],
-                      [0, 2, 2, 2, 12])
+                      [shift, shift + 2, shift + 2, shift + 2, shift + 12])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, d1, d2, d3, exp = t.unbind(-1)
@@ -225,8 +231,8 @@ class P1000(NumberFormat):
     n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
     vocab_size = 2 + 1000 + n_exp
 
-    def to_tokens(self, d: Decomposed) -> torch.Tensor:
-        return spread(pack(d, self.min_exponent), [10**6, 1000, 1], [10, 1000, 1000], [0, 2, 1002])
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
+        return spread(pack(d, self.min_exponent), [10**6, 1000, 1], [10, 1000, 1000], [shift, shift + 2, shift + 1002])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, mant, exp = t.unbind(-1)
@@ -248,9 +254,10 @@ class B1999(NumberFormat):
     n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
     vocab_size = 1999 + n_exp
 
-    def to_tokens(self, d: Decomposed) -> torch.Tensor:
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         signed = torch.where(d.sign.bool(), -d.mantissa, d.mantissa)
-        return spread((signed + 999) * 1000 + d.exponent - self.min_exponent, [1000, 1], [10**4, 1000], [0, 1999])
+        return spread((signed + 999) * 1000 + d.exponent - self.min_exponent, [1000, 1], [10**4, 1000],
+                      [shift, shift + 1999])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mant, exp = t.unbind(-1)
@@ -271,9 +278,9 @@ class FP15(NumberFormat):
     n_exp = 16
     vocab_size = 1 + 2 * 900 * 16  # token 0 is zero
 
-    def to_tokens(self, d: Decomposed) -> torch.Tensor:
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         code = 1 + d.sign * (900 * 16) + (d.mantissa - 100) * 16 + (d.exponent - self.min_exponent)
-        return torch.where(d.mantissa == 0, 0, code).unsqueeze(-1)
+        return torch.where(d.mantissa == 0, 0, code).unsqueeze(-1) + shift
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         code = t.squeeze(-1)
@@ -312,20 +319,19 @@ class TokenCodec(Codec):
     def _sequence(fmt: NumberFormat, matrices: list[torch.Tensor], eos: bool) -> torch.Tensor:
         """Tokens [B, L]: for each matrix its two dimension tokens and entries, SEP between matrices."""
         batch, k = matrices[0].shape[0], fmt.tokens_per_number
-        length = sum(2 + m.shape[1] * m.shape[2] * k for m in matrices) + len(matrices) - 1 + eos
-        tokens = torch.empty(batch, length, dtype=torch.long)
-        at = 0
+        row: list[int] = []  # the fixed tokens, with placeholders where numbers go
+        blocks: list[tuple[int, torch.Tensor]] = []
         for i, m in enumerate(matrices):
-            if i:
-                tokens[:, at] = SEP
-                at += 1
+            row += [SEP] if i else []
             rows, cols = m.shape[1:]
-            tokens[:, at], tokens[:, at + 1] = DIM_OFFSET + rows - 1, DIM_OFFSET + cols - 1
-            n = rows * cols * k
-            tokens[:, at + 2:at + 2 + n] = fmt.to_tokens(fmt.split(m.reshape(batch, -1))).view(batch, n) + NUMBER_OFFSET
-            at += 2 + n
-        if eos:
-            tokens[:, at] = EOS
+            row += [DIM_OFFSET + rows - 1, DIM_OFFSET + cols - 1]
+            blocks.append((len(row), m))
+            row += [PAD] * (rows * cols * k)
+        row += [EOS] if eos else []
+        tokens = torch.tensor(row).expand(batch, -1).clone()
+        for start, m in blocks:
+            numbers = fmt.to_tokens(fmt.split(m.reshape(batch, -1)), shift=NUMBER_OFFSET).view(batch, -1)
+            tokens[:, start:start + numbers.shape[1]] = numbers
         return tokens
 
     def encode_operands(self, operands: list[torch.Tensor]) -> torch.Tensor:
