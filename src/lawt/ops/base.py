@@ -155,6 +155,20 @@ def symmetric(batch: int, n: int, gen: torch.Generator, distribution: str) -> to
     return round_sig3((a + a.transpose(1, 2)) / 2)
 
 
+class SymmetricOperation(Operation):
+    """An operation on one symmetric matrix (the eigen operations): Wigner or out-of-distribution inputs."""
+
+    distributions = EIGEN_DISTRIBUTIONS
+    square_only = True
+    symmetric_only = True
+
+    def operand_shapes(self, dims: Dims) -> list[Shape]:
+        return [(dims[0], dims[0])]
+
+    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
+        return Problems([symmetric(batch, dims[0], gen, self._check_distribution(distribution))])
+
+
 def canonical_signs(vectors: torch.Tensor) -> torch.Tensor:
     """Flip each column so that its largest-magnitude component is positive; returns the ±1 per column."""
     index = vectors.abs().argmax(dim=-2, keepdim=True)

@@ -5,33 +5,15 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import (
-    EIGEN_DISTRIBUTIONS,
-    Dims,
-    Operation,
-    Problems,
-    canonical_signs,
-    column,
-    orthonormality_error,
-    symmetric,
-)
+from lawt.ops.base import Dims, SymmetricOperation, canonical_signs, column, orthonormality_error
 
 
-class Eigenvectors(Operation):
+class Eigenvectors(SymmetricOperation):
     name = "eigenvectors"
     title = "Eigenvalues and eigenvectors (symmetric)"
-    distributions = EIGEN_DISTRIBUTIONS
-    square_only = True
-    symmetric_only = True
-
-    def operand_shapes(self, dims: Dims) -> list[Shape]:
-        return [(dims[0], dims[0])]
 
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], 1), (dims[0], dims[0])]
-
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        return Problems([symmetric(batch, dims[0], gen, self._check_distribution(distribution))])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         values, vectors = torch.linalg.eigh(operands[0])
