@@ -4,7 +4,9 @@
 
 Each operation trains from ``configs/<operation>.json`` in its run folder (resuming from its checkpoint),
 then ``lawt ship`` evaluates the best checkpoint on 10,000 problems and replaces the shipped model only if
-it is better. Extra ``--set key=value`` settings override the recipe (e.g. ``--set steps=20000``).
+it is better; the shipped model's exact recipe (fitted schedule, stopping step) then replaces the config,
+so ``lawt train --config configs/<operation>.json`` reproduces it. Extra ``--set key=value`` settings
+override the recipe (e.g. ``--set steps=20000 --set stop_step=0`` to train further).
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ def recipe(operation: str, overrides: list[str], minutes: float) -> TrainConfig:
     settings = json.loads((CONFIGS / f"{operation}.json").read_text())
     for item in overrides:
         key, _, value = item.partition("=")
-        settings[key] = type(getattr(TrainConfig, key))(value)
+        kind = type(getattr(TrainConfig, key))
+        settings[key] = value.lower() in ("true", "1", "yes") if kind is bool else kind(value)
     settings["max_minutes"] = minutes
     return TrainConfig.from_dict(settings)
+
+
+def record_recipe(operation: str, run: Path) -> None:
+    """Write the shipped model's exact recipe to ``configs/``: the fitted schedule, stopped at its step."""
+    settings = json.loads((run / "best" / "config.json").read_text())["training"]
+    recipe = {**settings["recipe"], "max_minutes": 0.0, "fit_schedule": False, "stop_step": settings["steps"]}
+    (CONFIGS / f"{operation}.json").write_text(json.dumps(recipe, indent=1) + "\n")
 
 
 def main() -> None:
@@ -38,7 +48,8 @@ def main() -> None:
     for operation in args.operations:
         cfg = recipe(operation, args.set, args.minutes)
         out = train(cfg, show_progress=False)
-        ship(out / "best", problems=args.problems)
+        if ship(out / "best", problems=args.problems):
+            record_recipe(operation, out)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,6 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert (tmp_path / "models.png").stat().st_size > 0
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
     reproduce = (tmp_path / "REPRODUCE.md").read_text()
-    assert "lawt train --config configs/transpose.json" in reproduce and "--stop-step 10" in reproduce
+    assert "lawt train --config configs/transpose.json" in reproduce and "stops at step 10" in reproduce
     assert "## sum" in reproduce and "No model shipped yet." in reproduce
     json.dumps(card)  # the card stays plain JSON
