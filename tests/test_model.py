@@ -170,3 +170,21 @@ def test_loss_ignores_padding_and_counts_every_field(make_model: Callable[..., S
         ignored[:, -1] = -100
         changed = model(enc.src, enc.src_mask, enc.tgt_in, ignored)
     assert float(changed) != float(loss)
+
+
+@pytest.mark.parametrize("encoding", ["entry", "P1000"])
+def test_greedy_step_equals_a_one_beam_search_step(encoding: str) -> None:
+    """The direct argmax path chooses the same fields with the same log-probability as a one-beam search."""
+    torch.manual_seed(3)
+    model = Seq2Seq.for_codec(make_codec(encoding), d_model=32, n_heads=4, enc_layers=1, dec_layers=1).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(6)  # sharper, less uniform distributions
+        h = torch.randn(16, 32)
+        finished = torch.arange(16) % 5 == 0
+        chosen, score = model._greedy(h, finished)
+        parent, beam_chosen, beam_score = model._expand(h, torch.zeros(16), finished, beam=1)
+    assert torch.equal(parent, torch.arange(16))
+    assert torch.equal(chosen, beam_chosen)
+    assert torch.allclose(score, beam_score.view(-1), atol=1e-5)
+    assert bool((chosen[finished] == 0).all()) and bool((score[finished] == 0).all())
