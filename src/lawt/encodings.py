@@ -169,14 +169,24 @@ DIM_OFFSET = len(SPECIAL_NAMES)  # tokens D1..D10
 NUMBER_OFFSET = DIM_OFFSET + MAX_DIM
 
 
+EXP_RANGE = (-100, 100)
+N_EXP = EXP_RANGE[1] - EXP_RANGE[0] + 1  # exponent tokens E-100..E100
+
+
 class NumberFormat(ABC):
-    """How one number becomes a fixed number of tokens (offsets relative to the number vocabulary)."""
+    """How one number becomes a fixed number of tokens (offsets relative to the number vocabulary).
+
+    P10, P1000 and B1999 share the paper's exponent range E-100..E100; FP15 narrows it.
+    """
 
     name: str
     tokens_per_number: int
     vocab_size: int
-    min_exponent: int
-    max_exponent: int
+    min_exponent, max_exponent = EXP_RANGE
+
+    def exponent_name(self, token: int, first: int) -> str:
+        """Name of an exponent token, the exponent tokens starting at ``first``."""
+        return f"E{token - first + self.min_exponent}"
 
     def split(self, x: torch.Tensor) -> Decomposed:
         return decompose(x, self.min_exponent, self.max_exponent, self.name)
@@ -194,7 +204,6 @@ class NumberFormat(ABC):
         """Printable name of a number token."""
 
 
-EXP_RANGE = (-100, 100)
 
 
 class P10(NumberFormat):
@@ -202,9 +211,7 @@ class P10(NumberFormat):
 
     name = "P10"
     tokens_per_number = 5
-    min_exponent, max_exponent = EXP_RANGE
-    n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
-    vocab_size = 2 + 10 + n_exp
+    vocab_size = 2 + 10 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         return spread(pack(d, self.min_exponent), [10**6, 10**5, 10**4, 1000, 1], [10, 10, 10, 10, 1000],
@@ -219,7 +226,7 @@ class P10(NumberFormat):
     def token_name(self, token: int) -> str:
         if token < 2:
             return "+-"[token]
-        return str(token - 2) if token < 12 else f"E{token - 12 + self.min_exponent}"
+        return str(token - 2) if token < 12 else self.exponent_name(token, 12)
 
 
 class P1000(NumberFormat):
@@ -227,9 +234,7 @@ class P1000(NumberFormat):
 
     name = "P1000"
     tokens_per_number = 3
-    min_exponent, max_exponent = EXP_RANGE
-    n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
-    vocab_size = 2 + 1000 + n_exp
+    vocab_size = 2 + 1000 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         return spread(pack(d, self.min_exponent), [10**6, 1000, 1], [10, 1000, 1000], [shift, shift + 2, shift + 1002])
@@ -242,7 +247,7 @@ class P1000(NumberFormat):
     def token_name(self, token: int) -> str:
         if token < 2:
             return "+-"[token]
-        return str(token - 2) if token < 1002 else f"E{token - 1002 + self.min_exponent}"
+        return str(token - 2) if token < 1002 else self.exponent_name(token, 1002)
 
 
 class B1999(NumberFormat):
@@ -250,9 +255,7 @@ class B1999(NumberFormat):
 
     name = "B1999"
     tokens_per_number = 2
-    min_exponent, max_exponent = EXP_RANGE
-    n_exp = EXP_RANGE[1] - EXP_RANGE[0] + 1
-    vocab_size = 1999 + n_exp
+    vocab_size = 1999 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
         signed = torch.where(d.sign.bool(), -d.mantissa, d.mantissa)
@@ -266,7 +269,7 @@ class B1999(NumberFormat):
         return compose((signed < 0).long(), signed.abs(), exp - 1999 + self.min_exponent), valid
 
     def token_name(self, token: int) -> str:
-        return str(token - 999) if token < 1999 else f"E{token - 1999 + self.min_exponent}"
+        return str(token - 999) if token < 1999 else self.exponent_name(token, 1999)
 
 
 class FP15(NumberFormat):
@@ -275,7 +278,6 @@ class FP15(NumberFormat):
     name = "FP15"
     tokens_per_number = 1
     min_exponent, max_exponent = -9, 6
-    n_exp = 16
     vocab_size = 1 + 2 * 900 * 16  # token 0 is zero
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:

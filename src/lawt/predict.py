@@ -41,11 +41,6 @@ def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Te
                       log_prob=out.log_prob, fields=out.fields, decode_seconds=time.perf_counter() - start)
 
 
-def decode_beam(codec: Codec, op: Operation, prediction: Prediction, dims: Dims, k: int):
-    """Answer parts and validity of beam ``k``."""
-    return codec.decode(prediction.fields[:, k], op.answer_shapes(dims))
-
-
 def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,
            singular: torch.Tensor | None) -> torch.Tensor:
     """Error per problem: the paper's metric; inf when the output did not decode or the verdict is wrong.
