@@ -95,11 +95,15 @@ class Distributed:
         return self.rank == 0
 
     def total(self, value: float) -> float:
+        return self.totals(value)[0]
+
+    def totals(self, *values: float) -> list[float]:
+        """Sums over the ranks, in one collective."""
         if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64)
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64)
         dist.all_reduce(t)
-        return float(t.item())
+        return t.tolist()
 
     def barrier(self) -> None:
         if self.world > 1:
@@ -209,15 +213,15 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
         counters["step"] += 1
-        examples = int(ddp.total(batch.src.shape[0]))
+        timed_out = (cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes) or (
+            counters["step"] == cfg.stop_step)
+        total_examples, stop_votes = ddp.totals(batch.src.shape[0], float(timed_out))
+        examples, timed_out = int(total_examples), stop_votes > 0  # every rank stops at the same step
         counters["examples"] += examples
         counters["window_loss"] += loss.item()
         counters["window_steps"] += 1
         window_examples += examples
         bar.update(1)
-        timed_out = (cfg.max_minutes > 0 and time.time() - started > 60 * cfg.max_minutes) or (
-            counters["step"] == cfg.stop_step)
-        timed_out = ddp.total(float(timed_out)) > 0  # every rank stops at the same step
         last = counters["step"] >= cfg.steps or timed_out
         if cfg.fit_schedule and cfg.max_minutes > 0 and counters["step"] == FIT_AFTER:
             fit_schedule(cfg, time.time() - started, ddp, out)
