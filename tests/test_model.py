@@ -12,23 +12,36 @@ from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, Codec, make_codec
 from lawt.model import Generated, Seq2Seq
 from lawt.ops import get_operation
 
-CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000"]
+CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value"]
+VALUE_ARCH = {"value_embedding": True, "head_hidden": 16}  # "+value": value embedding and MLP heads
 PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
+
+
+def codec_of(encoding: str) -> Codec:
+    return make_codec(encoding.removesuffix("+value"))
+
+
+def arch_of(encoding: str) -> dict:
+    return VALUE_ARCH if encoding.endswith("+value") else {}
 
 
 def sharpened(encoding: str, seed: int, end_bias: float = 0.0) -> Seq2Seq:
     """A tiny random model with peaked output distributions, optionally biased towards ending sequences
     (EOS for the token layouts, the "not invertible" class for the entry layouts)."""
     torch.manual_seed(seed)
-    model = Seq2Seq.for_codec(make_codec(encoding), d_model=32, n_heads=4, ffn_mult=2).eval()
+    model = Seq2Seq.for_codec(codec_of(encoding), d_model=32, n_heads=4, ffn_mult=2, **arch_of(encoding)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(4)
         if encoding.startswith("entry"):
-            model.heads[1].bias[ENTRY_NOT_INVERTIBLE] += end_bias
+            last_layer(model.heads[1]).bias[ENTRY_NOT_INVERTIBLE] += end_bias
         else:
-            model.heads[0].bias[EOS] += end_bias
+            last_layer(model.heads[0]).bias[EOS] += end_bias
     return model
+
+
+def last_layer(head: torch.nn.Module) -> torch.nn.Linear:
+    return head[-1] if isinstance(head, torch.nn.Sequential) else head
 
 
 def problem_batch(codec: Codec, op_name: str, dims: tuple, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,7 +74,7 @@ def decode(model: Seq2Seq, codec: Codec, src: torch.Tensor, slots: torch.Tensor,
 @pytest.mark.parametrize(("op_name", "dims"), PROBLEMS)
 @pytest.mark.parametrize("beam", [1, 3])
 def test_cached_decoding_equals_uncached(encoding: str, op_name: str, dims: tuple, beam: int) -> None:
-    codec = make_codec(encoding)
+    codec = codec_of(encoding)
     for seed, bias in ((0, 0.0), (1, 3.0)):  # with and without sequences that end early
         model = sharpened(encoding, seed, bias)
         src, slots = problem_batch(codec, op_name, dims, 6, seed)
@@ -76,7 +89,7 @@ def test_cached_decoding_equals_uncached(encoding: str, op_name: str, dims: tupl
 @pytest.mark.parametrize(("op_name", "dims"), PROBLEMS)
 def test_scores_are_the_log_probability_of_the_output(encoding: str, op_name: str, dims: tuple) -> None:
     """Every beam's score equals the teacher-forced log-probability of its sequence; beams are sorted."""
-    codec = make_codec(encoding)
+    codec = codec_of(encoding)
     model = sharpened(encoding, 2, 3.0)
     src, slots = problem_batch(codec, op_name, dims, 6, 2)
     greedy = decode(model, codec, src, slots)
@@ -96,7 +109,7 @@ def test_scores_are_the_log_probability_of_the_output(encoding: str, op_name: st
 def test_beam_search_scores_at_least_as_well_as_greedy(encoding: str) -> None:
     """Beam search is not guaranteed to beat greedy on every problem (the greedy prefix can be pruned),
     but over a batch it must find higher-scoring answers: best beam ≥ greedy on most problems and on average."""
-    codec = make_codec(encoding)
+    codec = codec_of(encoding)
     better, total, beam_sum, greedy_sum = 0, 0, 0.0, 0.0
     for seed in range(3):
         model = sharpened(encoding, seed)
@@ -136,11 +149,11 @@ def test_generate_is_deterministic_and_depends_on_the_input() -> None:
     assert not torch.equal(decode(model, codec, other, slots).fields, a.fields)
 
 
-@pytest.mark.parametrize("encoding", ["entry", "P1000"])
+@pytest.mark.parametrize("encoding", ["entry", "P1000", "entry+value"])
 def test_training_decreases_the_loss(encoding: str) -> None:
     torch.manual_seed(0)
-    codec = make_codec(encoding)
-    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2)
+    codec = codec_of(encoding)
+    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2, **arch_of(encoding))
     sampler = BatchSampler(get_operation("transpose"), codec, [(2, 2)], groups=1, seed=0)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     losses = []
@@ -172,11 +185,12 @@ def test_loss_ignores_padding_and_counts_every_field(make_model: Callable[..., S
     assert float(changed) != float(loss)
 
 
-@pytest.mark.parametrize("encoding", ["entry", "P1000"])
+@pytest.mark.parametrize("encoding", ["entry", "P1000", "entry+value"])
 def test_greedy_step_equals_a_one_beam_search_step(encoding: str) -> None:
     """The direct argmax path chooses the same fields with the same log-probability as a one-beam search."""
     torch.manual_seed(3)
-    model = Seq2Seq.for_codec(make_codec(encoding), d_model=32, n_heads=4, enc_layers=1, dec_layers=1).eval()
+    model = Seq2Seq.for_codec(codec_of(encoding), d_model=32, n_heads=4, enc_layers=1, dec_layers=1,
+                              **arch_of(encoding)).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(6)  # sharper, less uniform distributions
@@ -188,3 +202,21 @@ def test_greedy_step_equals_a_one_beam_search_step(encoding: str) -> None:
     assert torch.equal(chosen, beam_chosen)
     assert torch.allclose(score, beam_score.view(-1), atol=1e-5)
     assert bool((chosen[finished] == 0).all()) and bool((score[finished] == 0).all())
+
+
+def test_value_embedding_sees_the_number_each_position_spells() -> None:
+    """The value features are v/10 and sign·log10(1 + |v|)/3, zero for zeros and for the BOS position."""
+    codec = make_codec("entry")
+    model = Seq2Seq.for_codec(codec, d_model=8, n_heads=2, value_embedding=True)
+    model.src_value.proj, model.tgt_value.proj = torch.nn.Identity(), torch.nn.Identity()
+    a = torch.tensor([[[1.5, -3.0], [0.0, 250.0]]], dtype=torch.float64)
+    expected = torch.tensor([[0.15, 0.1326], [-0.3, -0.2007], [0.0, 0.0], [25.0, 0.7999]])
+    assert torch.allclose(model.src_value(codec.encode_operands([a]))[0], expected, atol=1e-4)
+    tgt_in = codec.encode([a], [a]).tgt_in
+    assert torch.allclose(model.tgt_value(tgt_in)[0, 0], torch.zeros(2))
+    assert torch.allclose(model.tgt_value(tgt_in)[0, 1:], expected[:-1], atol=1e-4)
+
+
+def test_value_embedding_needs_an_entry_layout() -> None:
+    with pytest.raises(ValueError, match="entry layout"):
+        Seq2Seq.for_codec(make_codec("P1000"), d_model=8, n_heads=2, value_embedding=True)

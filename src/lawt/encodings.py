@@ -84,6 +84,9 @@ class Codec(ABC):
     src_fields: list[int]  # vocabulary size of each encoder input field
     out_fields: list[int]  # vocabulary size of each predicted field, in prediction order
     slot_fields: list[int]  # vocabulary size of each slot field
+    # (source indices, target indices, smallest exponent) of the number fields sign, exponent, mantissa…;
+    # None when positions are tokens rather than numbers
+    number_fields: tuple[list[int], list[int], int] | None = None
 
     @property
     def bos(self) -> list[int]:
@@ -434,6 +437,9 @@ class EntryCodec(Codec):
         self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
         self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
         self.slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
+        n_mantissa = len(mantissa)
+        self.number_fields = ([0, 1 + n_mantissa, *range(1, 1 + n_mantissa)], [0, 1, *range(2, 2 + n_mantissa)],
+                              ENTRY_EXP_MIN)
 
     @staticmethod
     def _grid(shapes: list[Shape], batch: int) -> torch.Tensor:

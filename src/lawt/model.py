@@ -33,6 +33,11 @@ class ModelConfig:
     enc_layers: int = 1
     dec_layers: int = 1
     ffn_mult: int = 4
+    value_embedding: bool = False  # add an embedding of each number's value (entry layouts only)
+    head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
+    src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
+    tgt_number_fields: list[int] = field(default_factory=list)
+    exponent_min: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +56,34 @@ class FieldEmbedding(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = (x + self.offsets).reshape(-1, x.shape[-1])
         return F.embedding_bag(rows, self.table.weight, mode="sum").view(*x.shape[:-1], -1)
+
+
+class ValueEmbedding(nn.Module):
+    """Embedding of the value a position's number fields spell: a linear map of two features,
+    v/10 (with |v| capped at 1000) and sign(v)·log10(1 + |v|)/3.
+
+    Digit embeddings name a number; this gives the model its magnitude on a line, so sums and averages
+    of values are linear in the residual stream. Positions that hold no number (BOS, verdicts) get zero.
+    """
+
+    def __init__(self, number_fields: list[int], exponent_min: int, n_exponents: int, d_model: int) -> None:
+        super().__init__()
+        self.sign, self.exponent, *self.mantissa = number_fields
+        self.exponent_min, self.n_exponents = exponent_min, n_exponents
+        self.proj = nn.Linear(2, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mantissa = x[..., self.mantissa[0]]
+        for k in self.mantissa[1:]:
+            mantissa = mantissa * 10 + x[..., k]
+        exponent = x[..., self.exponent]
+        present = (exponent < self.n_exponents) & (mantissa > 0)
+        log_magnitude = torch.log10(mantissa.clamp(min=1).float()) + (exponent + self.exponent_min).float()
+        sign = torch.where(x[..., self.sign] == 1, -1.0, 1.0) * present
+        capped = torch.pow(10.0, log_magnitude.clamp(max=3.0))  # |v|, at most 1000
+        logarithmic = torch.where(log_magnitude > 3, log_magnitude, torch.log10(1 + capped))
+        linear = capped / 10
+        return self.proj(torch.stack([sign * linear, sign * logarithmic / 3], dim=-1))
 
 
 class Attention(nn.Module):
@@ -175,11 +208,22 @@ class Seq2Seq(nn.Module):
         self.encoder = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.enc_layers))
         self.decoder = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_layers))
         self.enc_norm, self.dec_norm = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.heads = nn.ModuleList(nn.Linear(d, v) for v in cfg.out_fields)
+        self.heads = nn.ModuleList(self._head(d, cfg.head_hidden, v) for v in cfg.out_fields)
+        self.src_value = self.tgt_value = None
+        if cfg.value_embedding:
+            n_exponents = cfg.src_fields[cfg.src_number_fields[1]]
+            self.src_value = ValueEmbedding(cfg.src_number_fields, cfg.exponent_min, n_exponents, d)
+            self.tgt_value = ValueEmbedding(cfg.tgt_number_fields, cfg.exponent_min, n_exponents, d)
         self.conditions = nn.ModuleList(
             FieldEmbedding(cfg.out_fields[:k], d) for k in range(1, len(cfg.out_fields))
         )
         self.apply(self._init)
+
+    @staticmethod
+    def _head(d_model: int, hidden: int, vocab: int) -> nn.Module:
+        if not hidden:
+            return nn.Linear(d_model, vocab)
+        return nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, vocab))
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -189,9 +233,23 @@ class Seq2Seq(nn.Module):
             nn.init.zeros_(module.bias)
 
     @classmethod
-    def for_codec(cls, codec: Codec, **arch: int) -> Seq2Seq:
+    def for_codec(cls, codec: Codec, **arch: int | bool) -> Seq2Seq:
+        numbers = {}
+        if arch.get("value_embedding"):
+            if codec.number_fields is None:
+                raise ValueError(f"the value embedding needs an entry layout, not {codec.name}")
+            src_fields, tgt_fields, exponent_min = codec.number_fields
+            numbers = dict(src_number_fields=src_fields, tgt_number_fields=tgt_fields, exponent_min=exponent_min)
         return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
-                               out_fields=codec.out_fields, **arch))
+                               out_fields=codec.out_fields, **numbers, **arch))
+
+    def embed_source(self, src: torch.Tensor) -> torch.Tensor:
+        x = self.src_embed(src)
+        return x if self.src_value is None else x + self.src_value(src)
+
+    def embed_target(self, tgt: torch.Tensor) -> torch.Tensor:
+        x = self.tgt_embed(tgt)
+        return x if self.tgt_value is None else x + self.tgt_value(tgt)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -202,7 +260,7 @@ class Seq2Seq(nn.Module):
         return None if src_mask is None else src_mask[:, None, None, :]
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
-        x = self.src_embed(src)
+        x = self.embed_source(src)
         mask = self._key_mask(src_mask)
         for block in self.encoder:
             x = block(x, mask)
@@ -212,7 +270,7 @@ class Seq2Seq(nn.Module):
         return [block.cross_attn.keys_values(memory) for block in self.decoder]
 
     def hidden(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
-        x = self.tgt_embed(tgt_in)
+        x = self.embed_target(tgt_in)
         mask = self._key_mask(src_mask)
         for block, kv in zip(self.decoder, self.memory_kv(memory), strict=True):
             x = block(x, kv, mask)
@@ -290,7 +348,7 @@ class Seq2Seq(nn.Module):
     def _step(self, step_in: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None,
               cache: KVCache | None) -> torch.Tensor:
         """Hidden state [rows, d] of the newest position."""
-        x = self.tgt_embed(step_in)
+        x = self.embed_target(step_in)
         if cache is None:
             kv = self.memory_kv(memory)
             for block, layer_kv in zip(self.decoder, kv, strict=True):

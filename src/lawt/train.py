@@ -40,6 +40,8 @@ class TrainConfig:
     enc_layers: int = 1
     dec_layers: int = 1
     ffn_mult: int = 4
+    value_embedding: bool = False  # entry layouts: also embed each number's value
+    head_hidden: int = 0  # hidden width of the output heads; 0 = linear
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
     groups: int = 4
@@ -154,7 +156,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     labels = [op.label(d) for d in sizes]
     torch.manual_seed(cfg.seed)
     model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
-                              dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult)
+                              dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
+                              value_embedding=cfg.value_embedding, head_hidden=cfg.head_hidden)
     if cfg.init_from:
         model.load_state_dict(load_model(Path(cfg.init_from)).model.state_dict())
     decay = [p for p in model.parameters() if p.dim() >= 2]
