@@ -197,11 +197,15 @@ def test_greedy_step_equals_a_one_beam_search_step(encoding: str) -> None:
         h = torch.randn(16, 32)
         finished = torch.arange(16) % 5 == 0
         chosen, score = model._greedy(h, finished)
+        folded_chosen, folded_score = model._greedy(h, finished, model.head_weights())
         parent, beam_chosen, beam_score = model._expand(h, torch.zeros(16), finished, beam=1)
     assert torch.equal(parent, torch.arange(16))
     assert torch.equal(chosen, beam_chosen)
     assert torch.allclose(score, beam_score.view(-1), atol=1e-5)
     assert bool((chosen[finished] == 0).all()) and bool((score[finished] == 0).all())
+    # linear heads fold into one product plus conditioning tables, with the same choices and scores
+    assert torch.equal(folded_chosen, chosen)
+    assert torch.allclose(folded_score, score, atol=1e-4)
 
 
 def test_value_embedding_sees_the_number_each_position_spells() -> None:

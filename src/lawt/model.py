@@ -53,8 +53,9 @@ class FieldEmbedding(nn.Module):
         self.register_buffer("offsets", offsets, persistent=False)
         self.table = nn.Embedding(sum(vocab_sizes), d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = (x + self.offsets).reshape(-1, x.shape[-1])
+    def forward(self, x: torch.Tensor, first: int = 0) -> torch.Tensor:
+        """Embedding of field values [..., n] for fields ``first`` to ``first + n - 1``."""
+        rows = (x + self.offsets[first:first + x.shape[-1]]).reshape(-1, x.shape[-1])
         return F.embedding_bag(rows, self.table.weight, mode="sum").view(*x.shape[:-1], -1)
 
 
@@ -110,19 +111,6 @@ class Attention(nn.Module):
         with sdpa_kernel(SDPBackend.MATH) if k.shape[2] <= SHORT else nullcontext():
             return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal))
 
-    def attend_step(self, x: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor,
-                    mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Attention of one new position [B, 1, d] to keys given transposed, [B, H, head dim, T].
-
-        With keys stored transposed, both products are plain batched matmuls over the cache as it lies in
-        memory (no copies), which on CPU is several times faster than the flash kernel for one query.
-        """
-        q = self.heads(self.q(x))
-        scores = (q @ k_t) * q.shape[-1] ** -0.5
-        if mask is not None:
-            scores = scores.masked_fill(~mask, -torch.inf)
-        return self._merge(scores.softmax(-1) @ v)
-
     def _merge(self, y: torch.Tensor) -> torch.Tensor:
         b, _, t, _ = y.shape
         return self.out(y.transpose(1, 2).reshape(b, t, -1))
@@ -171,21 +159,80 @@ class DecoderBlock(nn.Module):
         self.cross_attn = Attention(cfg.d_model, cfg.n_heads)
         self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
 
-    def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor] | None,
-                memory_mask: torch.Tensor | None, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
+                memory_mask: torch.Tensor | None) -> torch.Tensor:
+        """The whole target sequence at once (training, or uncached decoding), given the memory's K/V."""
         h = self.ln1(x)
-        if cache is None:  # whole sequence at once (training, or uncached decoding), given the memory's K/V
-            assert memory_kv is not None
-            x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), causal=True)
-            x = x + self.cross_attn.attend(self.ln2(x), *memory_kv, mask=memory_mask)
-        else:  # one new position; earlier keys and values, and the encoder's, come from the cache
-            k_new, v_new = self.self_attn.keys_values(h)
-            k_all, v_all = cache.self_kv[layer]
-            t = cache.length
-            k_all[:, :, :, t], v_all[:, :, t] = k_new[:, :, 0], v_new[:, :, 0]
-            x = x + self.self_attn.attend_step(h, k_all[..., :t + 1], v_all[:, :, :t + 1])
-            x = x + self.cross_attn.attend_step(self.ln2(x), *cache.cross[layer], mask=memory_mask)
+        x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), causal=True)
+        x = x + self.cross_attn.attend(self.ln2(x), *memory_kv, mask=memory_mask)
         return x + self.mlp(self.ln3(x))
+
+    def step_weights(self) -> StepWeights:
+        """This block's weights arranged for :meth:`step`: Q, K and V of self-attention in one matrix,
+        the 1/sqrt(head dim) scale folded into both query projections."""
+        sa, ca = self.self_attn, self.cross_attn
+        scale = (sa.q.weight.shape[0] // sa.n_heads) ** -0.5
+        return StepWeights(qkv_weight=torch.cat([sa.q.weight * scale, sa.kv.weight]).t(),
+                           qkv_bias=torch.cat([sa.q.bias * scale, sa.kv.bias]),
+                           cross_q_weight=(ca.q.weight * scale).t(), cross_q_bias=ca.q.bias * scale)
+
+    def step(self, x: torch.Tensor, w: StepWeights, cache: KVCache, layer: int,
+             memory_mask: torch.Tensor | None) -> torch.Tensor:
+        """One new position [rows, d]: earlier keys and values, and the encoder's, come from the cache.
+
+        Same function as :meth:`forward` at the last position, in as few operations as possible: at batch 1
+        decoding is bound by the number of operations, not by arithmetic.
+        """
+        rows, d = x.shape
+        heads = self.self_attn.n_heads
+        t = cache.length
+        q, k, v = torch.addmm(w.qkv_bias, _norm(self.ln1, x), w.qkv_weight).split(d, dim=-1)
+        k_all, v_all = cache.self_kv[layer]
+        k_all[:, :, :, t] = k.view(rows, heads, -1)
+        v_all[:, :, t] = v.view(rows, heads, -1)
+        y = _attend_one(q.view(rows, heads, 1, -1), k_all[..., :t + 1], v_all[:, :, :t + 1], None)
+        x = x + F.linear(y, self.self_attn.out.weight, self.self_attn.out.bias)
+        q = torch.addmm(w.cross_q_bias, _norm(self.ln2, x), w.cross_q_weight)
+        y = _attend_one(q.view(rows, heads, 1, -1), *cache.cross[layer], memory_mask)
+        x = x + F.linear(y, self.cross_attn.out.weight, self.cross_attn.out.bias)
+        up, down = self.mlp[0], self.mlp[2]
+        return x + F.linear(F.gelu(F.linear(_norm(self.ln3, x), up.weight, up.bias)), down.weight, down.bias)
+
+
+@dataclass
+class StepWeights:
+    """A decoder block's weights rearranged for one-position decoding (built per ``generate`` call)."""
+
+    qkv_weight: torch.Tensor
+    qkv_bias: torch.Tensor
+    cross_q_weight: torch.Tensor
+    cross_q_bias: torch.Tensor
+
+
+@dataclass
+class HeadWeights:
+    """Linear output heads folded for greedy decoding: every head's logits from one matrix product, and
+    the conditioning on earlier fields as tables of logit offsets: choosing value c for field j adds row c
+    of ``after[j]`` to the logits of every later field (row c of field j's condition embedding times each
+    later head's weights)."""
+
+    weight: torch.Tensor  # [d, Σ vocab], all heads side by side
+    bias: torch.Tensor
+    vocab: list[int]
+    after: list[torch.Tensor]  # for fields 0..n-2: [vocab_j, Σ vocab of the later fields]
+
+
+def _norm(ln: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+
+def _attend_one(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """One query per row [rows, H, 1, hd] (already scaled) against keys given transposed [rows, H, hd, T]
+    → [rows, H·hd]. Both products are plain batched matmuls over the cache as it lies in memory."""
+    scores = q @ k_t
+    if mask is not None:
+        scores = scores.masked_fill(~mask, -torch.inf)
+    return (scores.softmax(-1) @ v).view(q.shape[0], -1)
 
 
 @dataclass
@@ -304,71 +351,96 @@ class Seq2Seq(nn.Module):
         batch, max_len, _ = slots.shape
         n_out = len(self.heads)
         memory = self.encode(src, src_mask)
-        mask = self._key_mask(src_mask)
         expand = torch.arange(batch).repeat_interleave(beam)
-        memory = memory[expand]
-        mask = None if mask is None else mask[expand]
-        slots = slots[expand]
+        memory, slots = memory[expand], slots[expand]
+        src_mask = None if src_mask is None else src_mask[expand]
+        mask = self._key_mask(src_mask)
         cache = KVCache(self.memory_kv(memory), max_len) if use_cache else None
+        weights = [block.step_weights() for block in self.decoder]
+        heads = self.head_weights()
         rows = batch * beam
         bos = torch.tensor(codec.bos).expand(rows, 1, n_out)
-        outputs = slots.new_zeros(rows, 0, n_out)
+        slot_embedding = self.tgt_embed(slots, first=n_out) if cache is not None else None
+        outputs = slots.new_zeros(rows, max_len, n_out)
         score = torch.zeros(batch, beam)
         score[:, 1:] = -torch.inf  # all beams start identical: expand only the first
         finished = torch.zeros(rows, dtype=torch.bool)
+        length = 0
         for t in range(max_len):
-            previous = bos if t == 0 else outputs[:, -1:]
-            step_in = torch.cat([previous, slots[:, t:t + 1]], dim=-1)
-            h = self._step(step_in if use_cache else torch.cat([self._history(bos, outputs), slots[:, :t + 1]], -1),
-                           memory, mask, cache)
+            if cache is not None:
+                previous = bos[:, 0] if t == 0 else outputs[:, t - 1]
+                h = self._step(previous, slot_embedding[:, t], mask, cache, weights)
+            else:
+                history = torch.cat([bos, outputs[:, :t]], dim=1)
+                h = self.hidden(torch.cat([history, slots[:, :t + 1]], dim=-1), memory, src_mask)[:, -1]
             if beam == 1:
-                chosen, step_score = self._greedy(h, finished)
-                score = score + step_score.view(batch, 1)
-                outputs = torch.cat([outputs, chosen.unsqueeze(1)], dim=1)
-                finished = finished | codec.is_end(chosen)
+                chosen, step_score = self._greedy(h, finished, heads)
+                score += step_score.view(batch, 1)
             else:
                 parent, chosen, score = self._expand(h, score.view(rows), finished, beam)
-                outputs = torch.cat([outputs[parent], chosen.unsqueeze(1)], dim=1)
-                finished = finished[parent] | codec.is_end(chosen)
+                outputs, finished = outputs[parent], finished[parent]
+                if cache is not None:
+                    cache.reorder(parent)
+            outputs[:, t] = chosen
+            finished = finished | codec.is_end(chosen)
+            length = t + 1
             if cache is not None:
                 cache.length += 1
-                if beam > 1:
-                    cache.reorder(parent)
             if stop_early and bool(finished.all()):
                 break
         order = score.argsort(dim=1, descending=True)
-        fields = outputs.view(batch, beam, -1, n_out)
+        fields = outputs[:, :length].reshape(batch, beam, length, n_out)
         return Generated(fields=torch.gather(fields, 1, order[:, :, None, None].expand_as(fields)),
                          log_prob=torch.gather(score, 1, order))
 
-    @staticmethod
-    def _history(bos: torch.Tensor, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.cat([bos, outputs], dim=1)
+    def _step(self, previous: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor | None, cache: KVCache,
+              weights: list[StepWeights]) -> torch.Tensor:
+        """Hidden state [rows, d] of the newest position, from the previous output fields [rows, n_out] and
+        the embedding of this position's slot fields [rows, d]."""
+        x = self.tgt_embed(previous) + slot
+        if self.tgt_value is not None:
+            x = x + self.tgt_value(previous)
+        for layer, (block, w) in enumerate(zip(self.decoder, weights, strict=True)):
+            x = block.step(x, w, cache, layer, mask)
+        return _norm(self.dec_norm, x)
 
-    def _step(self, step_in: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None,
-              cache: KVCache | None) -> torch.Tensor:
-        """Hidden state [rows, d] of the newest position."""
-        x = self.embed_target(step_in)
-        if cache is None:
-            kv = self.memory_kv(memory)
-            for block, layer_kv in zip(self.decoder, kv, strict=True):
-                x = block(x, layer_kv, mask)
-        else:
-            for i, block in enumerate(self.decoder):
-                x = block(x, None, mask, cache=cache, layer=i)
-        return self.dec_norm(x[:, -1])
+    def head_weights(self) -> HeadWeights | None:
+        """The linear heads folded for :meth:`_greedy`; None when the heads have a hidden layer."""
+        if self.cfg.head_hidden:
+            return None
+        vocab, heads = self.cfg.out_fields, list(self.heads)
+        after = []
+        for j in range(len(vocab) - 1):
+            rows = [self.conditions[k - 1].table.weight[self.conditions[k - 1].offsets[j]:][:vocab[j]]
+                    for k in range(j + 1, len(vocab))]
+            after.append(torch.cat([r @ heads[k].weight.t() for r, k in zip(rows, range(j + 1, len(vocab)),
+                                                                            strict=True)], dim=1))
+        return HeadWeights(weight=torch.cat([head.weight for head in heads]).t(),
+                           bias=torch.cat([head.bias for head in heads]), vocab=vocab, after=after)
 
-    def _greedy(self, h: torch.Tensor, finished: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _greedy(self, h: torch.Tensor, finished: torch.Tensor,
+                heads: HeadWeights | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The most likely fields of the next position, one field after another, and their log-probability.
 
-        Same choices as :meth:`_expand` with one beam, in a fraction of the operations.
+        Same choices as :meth:`_expand` with one beam, in a fraction of the operations; with folded
+        ``heads``, all heads' logits come from one product and each choice adds a row of offsets.
         """
-        chosen = torch.zeros(h.shape[0], len(self.heads), dtype=torch.long)
-        score = torch.zeros(h.shape[0])
-        for k in range(len(self.heads)):
-            best, index = self.field_logits(h, chosen, k).float().log_softmax(-1).max(-1)
-            chosen[:, k] = index
-            score += best
+        if heads is None:
+            chosen = torch.zeros(h.shape[0], len(self.heads), dtype=torch.long)
+            score = torch.zeros(h.shape[0])
+            for k in range(len(self.heads)):
+                best, chosen[:, k] = self.field_logits(h, chosen, k).float().log_softmax(-1).max(-1)
+                score += best
+        else:
+            rest = torch.addmm(heads.bias, h, heads.weight)  # logits of this field and all later ones
+            choices, bests = [], []
+            for k, vocab in enumerate(heads.vocab):
+                best, index = rest[:, :vocab].log_softmax(-1).max(-1)
+                choices.append(index)
+                bests.append(best)
+                if k < len(heads.after):
+                    rest = rest[:, vocab:] + F.embedding(index, heads.after[k])
+            chosen, score = torch.stack(choices, dim=1), torch.stack(bests, dim=1).sum(1)
         return chosen.masked_fill_(finished[:, None], 0), score.masked_fill_(finished, 0.0)
 
     def _expand(self, h: torch.Tensor, score: torch.Tensor, finished: torch.Tensor,

@@ -34,7 +34,6 @@ def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Te
     batch = operands[0].shape[0]
     src = codec.encode_operands(operands)
     slots = codec.slots(op.answer_shapes(dims), batch)
-    model.eval()
     out = model.generate(src, None, slots, codec, beam=beam)
     decoded = codec.decode(out.fields[:, 0], op.answer_shapes(dims))
     return Prediction(parts=decoded.parts, valid=decoded.valid, not_invertible=decoded.not_invertible,
