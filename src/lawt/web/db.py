@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, Integer, MetaData, String, Table, Text, create_engine
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+)
 
 DEFAULT_URL = "sqlite:///./lawt.db"
 URL_VARIABLE = "LAWT_DATABASE_URL"
@@ -44,5 +56,17 @@ def connect(url: str | None = None) -> Engine:
     if resolved.startswith("sqlite"):
         options["connect_args"] = {"check_same_thread": False, "timeout": 15}
     engine = create_engine(resolved, **options)
+    if resolved.startswith("sqlite") and ":memory:" not in resolved:
+        event.listen(engine, "connect", _write_ahead_log)
     metadata.create_all(engine)
     return engine
+
+
+def _write_ahead_log(connection, _record) -> None:
+    """SQLite in write-ahead-log mode with ``synchronous=NORMAL``: a commit survives the server being killed
+    (it is in the log the moment the call returns) without waiting for a disk flush, and readers never
+    block the writer."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
