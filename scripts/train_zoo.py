@@ -15,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lawt.allocator import keep_freed_memory
 from lawt.ship import ship
 from lawt.train import TrainConfig, train
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--problems", type=int, default=10_000, help="evaluation problems before shipping")
     args = parser.parse_args()
+    keep_freed_memory()
     for operation in args.operations:
         cfg = recipe(operation, args.set, args.minutes)
         out = train(cfg, show_progress=False)

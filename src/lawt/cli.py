@@ -8,6 +8,7 @@ import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 
+from lawt.allocator import keep_freed_memory
 from lawt.matrix_text import MatrixFormatError, format_matrix, parse_matrix
 from lawt.ops import OPERATIONS, OperandError
 from lawt.zoo import ZOO_DIR, ModelLoadError
@@ -237,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()
     try:
         return args.func(args)
     except ModelLoadError as exc:
