@@ -525,7 +525,7 @@ class EntryCodec(Codec):
             if exponent == ENTRY_NOT_INVERTIBLE:
                 names.append("<not-invertible>")
                 break
-            mantissa = int(self._mantissa(torch.tensor(row[2:])))
+            mantissa = row[2] * 100 + row[3] * 10 + row[4] if self.digits else row[2]
             names.append(f"{'+-'[sign]}{mantissa}E{exponent + ENTRY_EXP_MIN}")
         return names
 
