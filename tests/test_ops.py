@@ -277,6 +277,24 @@ def test_inverse_uniform_is_invertible() -> None:
     assert not bool(is_singular(problems.operands[0]).any())
 
 
+@pytest.mark.parametrize("n", [2, 3, 5, 10])
+def test_inverse_near_singular_test_matrices(n: int) -> None:
+    """Invertible, condition number above 1e6, inverse entries within the models' range."""
+    problems = OPERATIONS["inverse"].generate(50, (n,), torch.Generator().manual_seed(n), "near_singular")
+    a = problems.operands[0]
+    assert problems.singular is not None and not bool(problems.singular.any())
+    assert not bool(is_singular(a).any())
+    assert bool((condition_number(a) > 1e6).all())
+    assert float(OPERATIONS["inverse"].solve([a])[0].abs().max()) <= MAX_INVERSE
+
+
+def test_evaluations_cover_the_test_distributions() -> None:
+    assert OPERATIONS["inverse"].report_distributions("mixed") == ["mixed", "near_singular"]
+    assert OPERATIONS["transpose"].report_distributions() == ["uniform"]
+    eigen = OPERATIONS["eigenvalues"].report_distributions("positive")
+    assert eigen[0] == "positive" and sorted(eigen) == sorted(OPERATIONS["eigenvalues"].distributions)
+
+
 def test_is_singular_and_condition_number() -> None:
     a = torch.tensor([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 0.0], [0.0, 0.5]], [[0.0, 0.0], [0.0, 0.0]]],
                      dtype=torch.float64)

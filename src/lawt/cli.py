@@ -53,10 +53,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     op = loaded.op
     sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
     trained_on = loaded.card.get("distribution") or op.distributions[0]
-    if args.distributions == "all" or (not args.distributions and op.symmetric_only):
+    if args.distributions == "all":
         names = [trained_on, *(d for d in op.distributions if d != trained_on)]
     else:
-        names = args.distributions.split(",") if args.distributions else [trained_on]
+        names = args.distributions.split(",") if args.distributions else op.report_distributions(trained_on)
     report = evaluate(loaded.model, loaded.codec, op, sizes, total=args.problems, seed=args.seed,
                       distributions=names)
     out = args.out or (args.model / "evaluation.json")

@@ -25,8 +25,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     op = loaded.op
     destination = destination or ZOO_DIR / op.name
     trained_on = loaded.card.get("distribution") or op.distributions[0]
-    distributions = [trained_on, *(d for d in op.distributions if d != trained_on and op.symmetric_only)]
-    report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems, distributions=distributions)
+    report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
+                      distributions=op.report_distributions(trained_on))
     score = coverage_score(op, report)
     previous_score, history = -1.0, []
     try:

@@ -33,7 +33,8 @@ class Operation(ABC):
     name: str
     title: str
     n_operands: int = 1
-    distributions: tuple[str, ...] = ("uniform",)
+    distributions: tuple[str, ...] = ("uniform",)  # the first is the default, for training and testing
+    test_distributions: tuple[str, ...] = ()  # reported by every evaluation beside the training one
     square_only: bool = False
     symmetric_only: bool = False
 
@@ -92,6 +93,11 @@ class Operation(ABC):
             a = operands[0]
             if not torch.allclose(a, a.transpose(-1, -2), rtol=1e-6, atol=1e-9):
                 raise OperandError(f"{self.name}: the model expects a symmetric matrix (A equal to its transpose)")
+
+    def report_distributions(self, trained_on: str = "") -> list[str]:
+        """The distributions a model's evaluation covers: the one it was trained on, then the test ones."""
+        trained_on = trained_on or self.distributions[0]
+        return [trained_on, *(d for d in self.test_distributions if d != trained_on)]
 
     def _check_distribution(self, distribution: str) -> str:
         distribution = distribution or self.distributions[0]
@@ -159,6 +165,7 @@ class SymmetricOperation(Operation):
     """An operation on one symmetric matrix (the eigen operations): Wigner or out-of-distribution inputs."""
 
     distributions = EIGEN_DISTRIBUTIONS
+    test_distributions = EIGEN_DISTRIBUTIONS
     square_only = True
     symmetric_only = True
 

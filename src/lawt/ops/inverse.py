@@ -2,7 +2,8 @@
 
 Training and test data mix uniform invertible matrices with rank-deficient ones that stay exactly
 singular after rounding (entries on a 0.01 grid, one row or column a signed sum of others), so the model
-itself answers *is it invertible?*.
+itself answers *is it invertible?*. A separate test set holds near-singular matrices (condition number
+above 1e6), reported apart on every inverse model's card.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from lawt.ops.base import COEFF, Dims, Operation, Problems, uniform
 SINGULAR_RCOND = 1e-10  # σ_min / σ_max below this: numerically singular
 MAX_INVERSE = 1e6  # larger inverse entries are out of range for the models
 MAX_RESIDUAL = 1e-10  # paper: drop samples with max|A·A⁻¹ − I| above this
+NEAR_SINGULAR_COND = 1e6  # condition number above which an invertible matrix counts as near-singular
+NEAR_SINGULAR_SCALE = 1e-6  # how much one row or column of a near-singular test matrix is shrunk
 
 
 def is_singular(a: torch.Tensor) -> torch.Tensor:
@@ -54,10 +57,38 @@ def rank_deficient(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
     return round_sig3(torch.where(by_column[:, None, None], out.transpose(1, 2), out))
 
 
+def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Invertible matrices close to singular: uniform ones with one row or column shrunk by 1e-6.
+
+    With three significant digits and entries in [-10, 10], a small perturbation of a singular matrix
+    rounds back to it, so closeness to singularity comes from a nearly vanishing row or column. For n ≥ 2
+    only matrices with condition number above 1e6 (and inverse entries within range) are kept; a 1×1
+    matrix always has condition number 1, so there it is simply a number near zero.
+    """
+    kept: list[torch.Tensor] = []
+    count = 0
+    while count < batch:
+        m = batch - count + 8
+        a = uniform(m, n, n, gen)
+        shrink = torch.ones(m, n, dtype=torch.float64)
+        shrink[torch.arange(m), torch.randint(0, n, (m,), generator=gen)] = NEAR_SINGULAR_SCALE
+        by_column = (torch.rand(m, generator=gen) < 0.5)[:, None, None]
+        a = round_sig3(torch.where(by_column, a * shrink[:, None, :], a * shrink[:, :, None]))
+        good = (a.abs().flatten(1).amax(1) > 0) & ~is_singular(a)
+        if n > 1:
+            good &= condition_number(a) > NEAR_SINGULAR_COND
+        a = a[good]
+        good = torch.linalg.inv(a).abs().flatten(1).amax(1) <= MAX_INVERSE
+        kept.append(a[good])
+        count += int(good.sum())
+    return torch.cat(kept)[:batch]
+
+
 class Inverse(Operation):
     name = "inverse"
     title = "Inverse (and is it invertible?)"
-    distributions = ("mixed", "uniform", "singular")
+    distributions = ("mixed", "uniform", "singular", "near_singular")
+    test_distributions = ("near_singular",)
     square_only = True
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
@@ -86,6 +117,8 @@ class Inverse(Operation):
             return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "singular":
             return Problems([rank_deficient(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
+        if distribution == "near_singular":
+            return Problems([near_singular(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         singular = torch.rand(batch, generator=gen) < 0.5
         a = self._invertible(batch, n, gen)
         a[singular] = rank_deficient(int(singular.sum()), n, gen)
