@@ -44,7 +44,7 @@ def training_rate(encoding: str, seconds: float, batch_size: int = 64, ffn_mult:
     torch.manual_seed(0)
     op, codec = get_operation("transpose"), make_codec(encoding)
     model = Seq2Seq.for_codec(codec, ffn_mult=ffn_mult, **ARCH)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     sampler = BatchSampler(op, codec, [DIMS], groups=1)
 
     def step() -> int:
