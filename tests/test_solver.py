@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -188,3 +189,20 @@ def test_values_outside_the_training_range_are_labelled(tiny_zoo: Path) -> None:
     assert inside.provenance != UNTRAINED_RANGE
     assert outside.provenance == UNTRAINED_RANGE and "600" in outside.provenance_detail
     assert outside.tokens  # the model's own attempt is kept
+
+
+def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_model: Callable[..., Seq2Seq]) -> None:
+    """An inverse card measured on its training set and on near-singular matrices shows both, and the
+    share of right *invertible?* answers."""
+    ship_model(tmp_path / "inverse", "inverse", "entry", ["2x2"])
+    half = dict.fromkeys(KEYS, 0.5)
+    table = {"count": 10, "overall": half, "per_size": {"2x2": {"count": 10, **half}}}
+    evaluation = {"operation": "inverse", "encoding": "entry", "tolerances": KEYS, "distributions": {
+        "mixed": {**table, "invertibility": {"count": 10, "accuracy": 0.9}},
+        "near_singular": {**table, "overall": dict.fromkeys(KEYS, 0.1)}}}
+    config = tmp_path / "inverse" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": evaluation}))
+    card = Calculator(root=tmp_path).solve("inverse", [[[2, 0], [0, 4]]]).model
+    assert card is not None and card["accuracy"] == dict.fromkeys(KEYS, 0.5)
+    assert card["verdict_accuracy"] == 0.9
+    assert card["other_distributions"] == {"near_singular": dict.fromkeys(KEYS, 0.1)}

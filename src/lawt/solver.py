@@ -110,6 +110,8 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "accuracy": main["overall"] if main else None,
         "accuracy_this_size": (main["per_size"].get(size) if main and size else None),
         "evaluated_on": main["count"] if main else 0,
+        "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
+        "other_distributions": {name: table["overall"] for name, table in list(tables.items())[1:]},
     }
 
 

@@ -83,6 +83,8 @@ class ModelCard(BaseModel):
     accuracy: dict[str, float | None] | None
     accuracy_this_size: dict[str, float | None] | None
     evaluated_on: int
+    verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
+    other_distributions: dict[str, dict[str, float | None]] = {}  # accuracy on the other test sets
 
 
 class ComputeResponse(BaseModel):

@@ -210,6 +210,12 @@ function renderCard(answer) {
     [`Accuracy at ${answer.size}`, percent(card.accuracy_this_size)],
     ["Accuracy overall", percent(card.accuracy)],
   ];
+  if (card.verdict_accuracy !== null && card.verdict_accuracy !== undefined) {
+    rows.push(["Invertible? verdict right", `${fmt(100 * card.verdict_accuracy)}%`]);
+  }
+  for (const [name, table] of Object.entries(card.other_distributions || {})) {
+    rows.push([`Accuracy on ${name.replaceAll("_", "-")} test`, percent(table)]);
+  }
   for (const [term, value] of rows) {
     const box = element("div");
     box.append(element("dt", "", term), element("dd", "", value));
