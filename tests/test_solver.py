@@ -206,3 +206,12 @@ def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_mod
     assert card is not None and card["accuracy"] == dict.fromkeys(KEYS, 0.5)
     assert card["verdict_accuracy"] == 0.9
     assert card["other_distributions"] == {"near_singular": dict.fromkeys(KEYS, 0.1)}
+
+
+def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = []
+    real = lawt.solver.predict
+    monkeypatch.setattr(lawt.solver, "predict", lambda model, codec, op, *a, **k: seen.append(op.name) or real(
+        model, codec, op, *a, **k))
+    calc.warm_up()
+    assert sorted(seen) == ["sum", "transpose"]

@@ -128,6 +128,16 @@ class Calculator:
                  root: Path = ZOO_DIR) -> None:
         self.models = discover(root) if models is None else models
 
+    def warm_up(self) -> None:
+        """Run every loaded model once on its smallest trained size. The first inference of a process pays
+        about half a second of one-time library initialisation; this way no visitor does."""
+        for entry in self.models.values():
+            if isinstance(entry, LoadedModel):
+                dims = entry.sizes[0]
+                problems = entry.op.generate(1, dims, torch.Generator().manual_seed(0))
+                with torch.inference_mode():
+                    predict(entry.model, entry.codec, entry.op, problems.operands, dims)
+
     def status(self, name: str) -> LoadedModel | str:
         """The loaded model, or why there is none."""
         entry = self.models.get(name)

@@ -20,5 +20,6 @@ def run(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = No
     """
     torch.set_num_threads(1)
     app = create_app(root=root, database_url=database_url)
+    app.state.services.calculator.warm_up()
     uvicorn.run(app, host=host, port=port, server_header=False, limit_concurrency=MAX_CONNECTIONS,
                 timeout_keep_alive=5, log_level="info", access_log=False)
