@@ -144,7 +144,6 @@ class Codec(ABC):
         tgt_in[:, 1:, :n_out] = out[:, :-1]
         if singular is not None:  # IGNORE-padded verdicts: feed zeros, the loss skips those positions
             tgt_in[:, 1:, :n_out].clamp_(min=0)
-        tgt_in[:, :, n_out:] = slots
         return Encoded(src=src, src_mask=None, tgt_in=tgt_in, tgt_out=out)
 
 
