@@ -16,6 +16,7 @@ known before decoding (the position index, or row/column/part of the answer entr
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -47,22 +48,24 @@ class Encoded:
     tgt_out: torch.Tensor  # [B, T, output fields], IGNORE where padded
 
 
-def spread(packed: torch.Tensor, places: list[int], radices: list[int], offsets: list[int]) -> torch.Tensor:
-    """The digits of a mixed-radix integer as a new last dimension: ``(packed // place) % radix + offset``.
-
-    One broadcast expression writes every field at once, contiguously. It runs in float32, where the
-    division is vectorised (int64 division on CPU is not) and exact here: packed values stay below 2**21
-    (sign, mantissa and a 201-value exponent) and every quotient's fractional part is far above float32's
-    rounding error.
-    """
-    p, r, o = (torch.tensor(v, dtype=torch.float32) for v in (places, radices, offsets))
-    x = packed.to(torch.float32).unsqueeze(-1).div(p).floor_()
-    return x.sub_(x.div(r).floor_().mul_(r)).add_(o).to(torch.long)
+SIGN_MANTISSA = torch.arange(2000)  # index of each (sign, mantissa) pair: sign * 1000 + mantissa
+SIGNS, MANTISSAS = SIGN_MANTISSA // 1000, SIGN_MANTISSA % 1000
+DIGITS = [MANTISSAS // 100, MANTISSAS // 10 % 10, MANTISSAS % 10]
 
 
-def pack(d: Decomposed, min_exponent: int) -> torch.Tensor:
-    """sign, mantissa and exponent in one integer: ``(sign * 1000 + mantissa) * 1000 + exponent - min``."""
-    return (d.sign * 1000 + d.mantissa) * 1000 + (d.exponent - min_exponent)
+def number_table(columns: list[torch.Tensor | int]) -> torch.Tensor:
+    """A lookup table [2000, fields]: the fields of a number given its (sign, mantissa) index, with each
+    column a tensor over the 2000 pairs (or a constant, e.g. 0 where the exponent goes)."""
+    return stack_last([c if isinstance(c, torch.Tensor) else torch.full((2000,), c) for c in columns])
+
+
+def number_fields(d: Decomposed, table: torch.Tensor, exponent_field: int, exponent_offset: int) -> torch.Tensor:
+    """The fields of each number [..., fields]: its row of ``table`` (see :func:`number_table`), plus the
+    exponent (``exponent + exponent_offset``) added in its field. A gather and one column update, instead
+    of digit arithmetic over every field."""
+    out = table[d.sign * 1000 + d.mantissa]
+    out[..., exponent_field] += d.exponent + exponent_offset
+    return out
 
 
 def repeat_rows(row: torch.Tensor, batch: int) -> torch.Tensor:
@@ -222,8 +225,12 @@ class P10(NumberFormat):
     vocab_size = 2 + 10 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        return spread(pack(d, self.min_exponent), [10**6, 10**5, 10**4, 1000, 1], [10, 10, 10, 10, 1000],
-                      [shift, shift + 2, shift + 2, shift + 2, shift + 12])
+        return number_fields(d, self._table(shift), 4, shift + 12 - self.min_exponent)
+
+    @staticmethod
+    @functools.cache
+    def _table(shift: int) -> torch.Tensor:
+        return number_table([SIGNS + shift, *(digit + shift + 2 for digit in DIGITS), 0])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, d1, d2, d3, exp = t.unbind(-1)
@@ -245,7 +252,12 @@ class P1000(NumberFormat):
     vocab_size = 2 + 1000 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        return spread(pack(d, self.min_exponent), [10**6, 1000, 1], [10, 1000, 1000], [shift, shift + 2, shift + 1002])
+        return number_fields(d, self._table(shift), 2, shift + 1002 - self.min_exponent)
+
+    @staticmethod
+    @functools.cache
+    def _table(shift: int) -> torch.Tensor:
+        return number_table([SIGNS + shift, MANTISSAS + shift + 2, 0])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, mant, exp = t.unbind(-1)
@@ -266,9 +278,13 @@ class B1999(NumberFormat):
     vocab_size = 1999 + N_EXP
 
     def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        signed = torch.where(d.sign.bool(), -d.mantissa, d.mantissa)
-        return spread((signed + 999) * 1000 + d.exponent - self.min_exponent, [1000, 1], [10**4, 1000],
-                      [shift, shift + 1999])
+        return number_fields(d, self._table(shift), 1, shift + 1999 - self.min_exponent)
+
+    @staticmethod
+    @functools.cache
+    def _table(shift: int) -> torch.Tensor:
+        signed = torch.where(SIGNS.bool(), -MANTISSAS, MANTISSAS)
+        return number_table([signed + 999 + shift, 0])
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mant, exp = t.unbind(-1)
@@ -451,6 +467,9 @@ class EntryCodec(Codec):
         self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
         self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
         self.slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
+        mantissa_fields = DIGITS if digits else [MANTISSAS]
+        self._input_table = number_table([SIGNS, *mantissa_fields, 0])
+        self._output_table = number_table([SIGNS, 0, *mantissa_fields])
         n_mantissa = len(mantissa)
         self.number_fields = ([0, 1 + n_mantissa, *range(1, 1 + n_mantissa)], [0, 1, *range(2, 2 + n_mantissa)],
                               ENTRY_EXP_MIN)
@@ -467,11 +486,9 @@ class EntryCodec(Codec):
     def _numbers(self, matrices: list[torch.Tensor], output: bool) -> torch.Tensor:
         """Number fields [B, N, ·]: (sign, mantissa…, exponent) for inputs, (sign, exponent, mantissa…) for outputs."""
         flat = torch.cat([m.reshape(m.shape[0], -1) for m in matrices], dim=1)
-        packed = pack(decompose(flat, ENTRY_EXP_MIN, ENTRY_EXP_MAX, "entry"), ENTRY_EXP_MIN)
-        sign, exponent = (10**6, 10), (1, 1000)
-        mantissa = ((10**5, 10), (10**4, 10), (1000, 10)) if self.digits else ((1000, 1000),)
-        fields = [sign, exponent, *mantissa] if output else [sign, *mantissa, exponent]
-        return spread(packed, [f[0] for f in fields], [f[1] for f in fields], [0] * len(fields))
+        d = decompose(flat, ENTRY_EXP_MIN, ENTRY_EXP_MAX, "entry")
+        table = self._output_table if output else self._input_table
+        return number_fields(d, table, 1 if output else table.shape[1] - 1, -ENTRY_EXP_MIN)
 
     def encode_operands(self, operands: list[torch.Tensor]) -> torch.Tensor:
         numbers = self._numbers(operands, output=False)
