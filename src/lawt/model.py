@@ -134,14 +134,15 @@ class EncoderBlock(nn.Module):
 
 
 class KVCache:
-    """Per layer: self-attention keys (transposed) and values of the positions decoded so far, and the
-    cross-attention keys (transposed) and values of the encoder output."""
+    """Per layer: self-attention keys and values of the positions decoded so far, [B, H, T, head dim] (a new
+    position is one contiguous write), and the cross-attention keys, transposed once, and values of the
+    encoder output."""
 
     def __init__(self, cross: list[tuple[torch.Tensor, torch.Tensor]], max_len: int) -> None:
         self.cross = [(k.transpose(-1, -2).contiguous(), v.contiguous()) for k, v in cross]
         b, h, _, hd = cross[0][0].shape
         self.self_kv = [
-            (cross[0][0].new_empty(b, h, hd, max_len), cross[0][0].new_empty(b, h, max_len, hd)) for _ in cross
+            (cross[0][0].new_empty(b, h, max_len, hd), cross[0][0].new_empty(b, h, max_len, hd)) for _ in cross
         ]
         self.length = 0
 
@@ -188,9 +189,9 @@ class DecoderBlock(nn.Module):
         t = cache.length
         q, k, v = torch.addmm(w.qkv_bias, _norm(self.ln1, x), w.qkv_weight).split(d, dim=-1)
         k_all, v_all = cache.self_kv[layer]
-        k_all[:, :, :, t] = k.view(rows, heads, -1)
+        k_all[:, :, t] = k.view(rows, heads, -1)
         v_all[:, :, t] = v.view(rows, heads, -1)
-        y = _attend_one(q.view(rows, heads, 1, -1), k_all[..., :t + 1], v_all[:, :, :t + 1], None)
+        y = _attend_one(q.view(rows, heads, 1, -1), k_all[:, :, :t + 1].transpose(-1, -2), v_all[:, :, :t + 1], None)
         x = x + F.linear(y, self.self_attn.out.weight, self.self_attn.out.bias)
         q = torch.addmm(w.cross_q_bias, _norm(self.ln2, x), w.cross_q_weight)
         y = _attend_one(q.view(rows, heads, 1, -1), *cache.cross[layer], memory_mask)
@@ -228,7 +229,8 @@ def _norm(ln: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
 
 def _attend_one(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """One query per row [rows, H, 1, hd] (already scaled) against keys given transposed [rows, H, hd, T]
-    → [rows, H·hd]. Both products are plain batched matmuls over the cache as it lies in memory."""
+    (a transposed view or transposed memory) → [rows, H·hd]: two batched matrix products over the cache
+    as it lies in memory."""
     scores = q @ k_t
     if mask is not None:
         scores = scores.masked_fill(~mask, -torch.inf)
