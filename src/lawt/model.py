@@ -135,11 +135,11 @@ class EncoderBlock(nn.Module):
 
 class KVCache:
     """Per layer: self-attention keys and values of the positions decoded so far, [B, H, T, head dim] (a new
-    position is one contiguous write), and the cross-attention keys, transposed once, and values of the
-    encoder output."""
+    position is one contiguous write), and the cross-attention keys and values of the encoder output. Keys
+    are used through transposed views [B, H, head dim, T]: the products read them row by row."""
 
     def __init__(self, cross: list[tuple[torch.Tensor, torch.Tensor]], max_len: int) -> None:
-        self.cross = [(k.transpose(-1, -2).contiguous(), v.contiguous()) for k, v in cross]
+        self.cross = [(k.contiguous().transpose(-1, -2), v.contiguous()) for k, v in cross]
         b, h, _, hd = cross[0][0].shape
         self.self_kv = [
             (cross[0][0].new_empty(b, h, max_len, hd), cross[0][0].new_empty(b, h, max_len, hd)) for _ in cross
@@ -228,9 +228,8 @@ def _norm(ln: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
 
 
 def _attend_one(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """One query per row [rows, H, 1, hd] (already scaled) against keys given transposed [rows, H, hd, T]
-    (a transposed view or transposed memory) → [rows, H·hd]: two batched matrix products over the cache
-    as it lies in memory."""
+    """One query per row [rows, H, 1, hd] (already scaled) against keys given as a transposed view
+    [rows, H, hd, T] → [rows, H·hd]: two batched matrix products over the cache as it lies in memory."""
     scores = q @ k_t
     if mask is not None:
         scores = scores.masked_fill(~mask, -torch.inf)
