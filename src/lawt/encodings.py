@@ -63,7 +63,8 @@ def number_fields(d: Decomposed, table: torch.Tensor, exponent_field: int, expon
     """The fields of each number [..., fields]: its row of ``table`` (see :func:`number_table`), plus the
     exponent (``exponent + exponent_offset``) added in its field. A gather and one column update, instead
     of digit arithmetic over every field."""
-    out = table[d.sign * 1000 + d.mantissa]
+    index = d.sign * 1000 + d.mantissa
+    out = torch.index_select(table, 0, index.view(-1)).view(*index.shape, table.shape[1])
     out[..., exponent_field] += d.exponent + exponent_offset
     return out
 
