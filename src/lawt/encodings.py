@@ -16,7 +16,6 @@ known before decoding (the position index, or row/column/part of the answer entr
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -218,20 +217,36 @@ class NumberFormat(ABC):
 
 
 
-class P10(NumberFormat):
+class TableFormat(NumberFormat):
+    """A format whose tokens are those of (sign, mantissa), then the exponent: encoded by table lookup."""
+
+    exponent_first: int  # token of the smallest exponent
+
+    @abstractmethod
+    def head_columns(self) -> list[torch.Tensor]:
+        """Tokens before the exponent, each a tensor over the 2000 (sign, mantissa) pairs."""
+
+    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
+        return number_fields(d, self._table(shift), self.tokens_per_number - 1,
+                             shift + self.exponent_first - self.min_exponent)
+
+    def _table(self, shift: int) -> torch.Tensor:
+        tables = self.__dict__.setdefault("_tables", {})
+        if shift not in tables:
+            tables[shift] = number_table([*(column + shift for column in self.head_columns()), 0])
+        return tables[shift]
+
+
+class P10(TableFormat):
     """Sign, three decimal digits, exponent: ``+ 3 1 4 E-2``."""
 
     name = "P10"
     tokens_per_number = 5
     vocab_size = 2 + 10 + N_EXP
+    exponent_first = 12
 
-    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        return number_fields(d, self._table(shift), 4, shift + 12 - self.min_exponent)
-
-    @staticmethod
-    @functools.cache
-    def _table(shift: int) -> torch.Tensor:
-        return number_table([SIGNS + shift, *(digit + shift + 2 for digit in DIGITS), 0])
+    def head_columns(self) -> list[torch.Tensor]:
+        return [SIGNS, *(digit + 2 for digit in DIGITS)]
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, d1, d2, d3, exp = t.unbind(-1)
@@ -245,20 +260,16 @@ class P10(NumberFormat):
         return str(token - 2) if token < 12 else self.exponent_name(token, 12)
 
 
-class P1000(NumberFormat):
+class P1000(TableFormat):
     """Sign, mantissa 0..999, exponent: ``+ 314 E-2``."""
 
     name = "P1000"
     tokens_per_number = 3
     vocab_size = 2 + 1000 + N_EXP
+    exponent_first = 1002
 
-    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        return number_fields(d, self._table(shift), 2, shift + 1002 - self.min_exponent)
-
-    @staticmethod
-    @functools.cache
-    def _table(shift: int) -> torch.Tensor:
-        return number_table([SIGNS + shift, MANTISSAS + shift + 2, 0])
+    def head_columns(self) -> list[torch.Tensor]:
+        return [SIGNS, MANTISSAS + 2]
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sign, mant, exp = t.unbind(-1)
@@ -271,21 +282,16 @@ class P1000(NumberFormat):
         return str(token - 2) if token < 1002 else self.exponent_name(token, 1002)
 
 
-class B1999(NumberFormat):
+class B1999(TableFormat):
     """Signed mantissa −999..999, exponent: ``314 E-2``."""
 
     name = "B1999"
     tokens_per_number = 2
     vocab_size = 1999 + N_EXP
+    exponent_first = 1999
 
-    def to_tokens(self, d: Decomposed, shift: int = 0) -> torch.Tensor:
-        return number_fields(d, self._table(shift), 1, shift + 1999 - self.min_exponent)
-
-    @staticmethod
-    @functools.cache
-    def _table(shift: int) -> torch.Tensor:
-        signed = torch.where(SIGNS.bool(), -MANTISSAS, MANTISSAS)
-        return number_table([signed + 999 + shift, 0])
+    def head_columns(self) -> list[torch.Tensor]:
+        return [torch.where(SIGNS.bool(), -MANTISSAS, MANTISSAS) + 999]
 
     def from_tokens(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mant, exp = t.unbind(-1)
