@@ -357,8 +357,8 @@ class Seq2Seq(nn.Module):
         src_mask = None if src_mask is None else src_mask[expand]
         mask = self._key_mask(src_mask)
         cache = KVCache(self.memory_kv(memory), max_len) if use_cache else None
-        weights = [block.step_weights() for block in self.decoder]
-        heads = self.head_weights()
+        weights = [block.step_weights() for block in self.decoder] if cache is not None else []
+        heads = self.head_weights() if beam == 1 else None
         rows = batch * beam
         bos = torch.tensor(codec.bos).expand(rows, 1, n_out)
         slot_embedding = self.tgt_embed(slots, first=n_out) if cache is not None else None
@@ -411,11 +411,13 @@ class Seq2Seq(nn.Module):
             return None
         vocab, heads = self.cfg.out_fields, list(self.heads)
         after = []
-        for j in range(len(vocab) - 1):
-            rows = [self.conditions[k - 1].table.weight[self.conditions[k - 1].offsets[j]:][:vocab[j]]
-                    for k in range(j + 1, len(vocab))]
-            after.append(torch.cat([r @ heads[k].weight.t() for r, k in zip(rows, range(j + 1, len(vocab)),
-                                                                            strict=True)], dim=1))
+        for j in range(len(vocab) - 1):  # what choosing each value of field j adds to every later head
+            offsets = []
+            for k in range(j + 1, len(vocab)):
+                condition = self.conditions[k - 1]  # embeds fields 0..k-1 for head k
+                start = int(condition.offsets[j])
+                offsets.append(condition.table.weight[start:start + vocab[j]] @ heads[k].weight.t())
+            after.append(torch.cat(offsets, dim=1))
         return HeadWeights(weight=torch.cat([head.weight for head in heads]).t(),
                            bias=torch.cat([head.bias for head in heads]), vocab=vocab, after=after)
 
