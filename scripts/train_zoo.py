@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from lawt.allocator import keep_freed_memory
+from lawt.cli import parse_boolean
 from lawt.ship import ship
 from lawt.train import TrainConfig, train
 
@@ -27,7 +28,7 @@ def recipe(operation: str, overrides: list[str], minutes: float) -> TrainConfig:
     for item in overrides:
         key, _, value = item.partition("=")
         kind = type(getattr(TrainConfig, key))
-        settings[key] = value.lower() in ("true", "1", "yes") if kind is bool else kind(value)
+        settings[key] = parse_boolean(value) if kind is bool else kind(value)
     settings["max_minutes"] = minutes
     return TrainConfig.from_dict(settings)
 

@@ -20,12 +20,12 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="JSON file of settings (flags override it)")
     for f in fields(TrainConfig):
         default = f.default if f.default is not MISSING else None
-        kind = _boolean if isinstance(default, bool) else type(default)
+        kind = parse_boolean if isinstance(default, bool) else type(default)
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
                             help=f"default: {default!r}")
 
 
-def _boolean(text: str) -> bool:
+def parse_boolean(text: str) -> bool:
     """``true``/``false`` (also 1/0, yes/no) for boolean settings."""
     value = text.strip().lower()
     if value not in ("true", "false", "1", "0", "yes", "no"):
