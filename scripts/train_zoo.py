@@ -7,6 +7,10 @@ then ``lawt ship`` evaluates the best checkpoint on 10,000 problems and replaces
 it is better; the shipped model's exact recipe (fitted schedule, stopping step) then replaces the config,
 so ``lawt train --config configs/<operation>.json`` reproduces it. Extra ``--set key=value`` settings
 override the recipe (e.g. ``--set steps=20000 --set stop_step=0`` to train further).
+
+    python scripts/train_zoo.py --from-run runs/matvec-long matvec
+
+ships a run trained some other way (``lawt train``) in the same manner, without training.
 """
 
 from __future__ import annotations
@@ -46,11 +50,13 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget per operation (wall clock)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--problems", type=int, default=10_000, help="evaluation problems before shipping")
+    parser.add_argument("--from-run", type=Path, help="ship this run folder instead of training (one operation)")
     args = parser.parse_args()
+    if args.from_run and len(args.operations) != 1:
+        parser.error("--from-run takes exactly one operation")
     keep_freed_memory()
     for operation in args.operations:
-        cfg = recipe(operation, args.set, args.minutes)
-        out = train(cfg, show_progress=False)
+        out = args.from_run or train(recipe(operation, args.set, args.minutes), show_progress=False)
         if ship(out / "best", problems=args.problems):
             record_recipe(operation, out)
 
