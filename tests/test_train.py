@@ -13,6 +13,7 @@ import torch
 
 from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
+from lawt.hardware import resolve_precision
 from lawt.ops import get_operation
 from lawt.train import TrainConfig, learning_rate, train
 from lawt.zoo import load_model
@@ -61,7 +62,7 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 def test_run_writes_config_metrics_checkpoint_best_and_last(full_run: tuple[dict, Path]) -> None:
     settings, out = full_run
     assert json.loads((out / "train_config.json").read_text()) == {
-        **TrainConfig().__dict__, **settings}
+        **TrainConfig().__dict__, **settings, "precision": resolve_precision("auto", torch.device("cpu"))}
     rows = records(out)
     assert [r["step"] for r in rows if "loss" in r] == [5, 10, 15, 20]
     for r in rows:

@@ -351,8 +351,9 @@ class Seq2Seq(nn.Module):
         """
         batch, max_len, _ = slots.shape
         n_out = len(self.heads)
+        device = src.device
         memory = self.encode(src, src_mask)
-        expand = torch.arange(batch).repeat_interleave(beam)
+        expand = torch.arange(batch, device=device).repeat_interleave(beam)
         memory, slots = memory[expand], slots[expand]
         src_mask = None if src_mask is None else src_mask[expand]
         mask = self._key_mask(src_mask)
@@ -360,12 +361,12 @@ class Seq2Seq(nn.Module):
         weights = [block.step_weights() for block in self.decoder] if cache is not None else []
         heads = self.head_weights() if beam == 1 else None
         rows = batch * beam
-        bos = torch.tensor(codec.bos).expand(rows, 1, n_out)
+        bos = torch.tensor(codec.bos, device=device).expand(rows, 1, n_out)
         slot_embedding = self.tgt_embed(slots, first=n_out) if cache is not None else None
         outputs = slots.new_zeros(rows, max_len, n_out)
-        score = torch.zeros(batch, beam)
+        score = torch.zeros(batch, beam, device=device)
         score[:, 1:] = -torch.inf  # all beams start identical: expand only the first
-        finished = torch.zeros(rows, dtype=torch.bool)
+        finished = torch.zeros(rows, dtype=torch.bool, device=device)
         length = 0
         for t in range(max_len):
             if cache is not None:
@@ -429,8 +430,8 @@ class Seq2Seq(nn.Module):
         ``heads``, all heads' logits come from one product and each choice adds a row of offsets.
         """
         if heads is None:
-            chosen = torch.zeros(h.shape[0], len(self.heads), dtype=torch.long)
-            score = torch.zeros(h.shape[0])
+            chosen = torch.zeros(h.shape[0], len(self.heads), dtype=torch.long, device=h.device)
+            score = torch.zeros(h.shape[0], device=h.device)
             for k in range(len(self.heads)):
                 best, chosen[:, k] = self.field_logits(h, chosen, k).float().log_softmax(-1).max(-1)
                 score += best
@@ -455,7 +456,7 @@ class Seq2Seq(nn.Module):
         """
         rows = h.shape[0]
         batch = rows // beam
-        parent = torch.arange(rows)
+        parent = torch.arange(rows, device=h.device)
         chosen = h.new_zeros(rows, 0, dtype=torch.long)
         for k in range(len(self.heads)):
             logits = self.field_logits(h[parent], torch.nn.functional.pad(chosen, (0, 1)), k)
@@ -466,7 +467,7 @@ class Seq2Seq(nn.Module):
             total = (score[:, None] + logp).view(batch, -1)
             vocab = logp.shape[1]
             best, index = total.topk(beam, dim=1)
-            source = (index // vocab + torch.arange(batch)[:, None] * beam).view(-1)
+            source = (index // vocab + torch.arange(batch, device=h.device)[:, None] * beam).view(-1)
             parent, chosen = parent[source], torch.cat([chosen[source], (index % vocab).view(-1, 1)], dim=1)
             score = best.view(-1)
         return parent, chosen, score.view(batch, beam)

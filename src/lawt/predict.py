@@ -32,12 +32,14 @@ def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Te
     """Encode, decode greedily (or with a beam) and turn the best output back into numbers."""
     start = time.perf_counter()
     batch = operands[0].shape[0]
-    src = codec.encode_operands(operands)
-    slots = codec.slots(op.answer_shapes(dims), batch)
+    device = next(model.parameters()).device
+    src = codec.encode_operands(operands).to(device)
+    slots = codec.slots(op.answer_shapes(dims), batch).to(device)
     out = model.generate(src, None, slots, codec, beam=beam)
-    decoded = codec.decode(out.fields[:, 0], op.answer_shapes(dims))
+    fields, log_prob = out.fields.cpu(), out.log_prob.cpu()
+    decoded = codec.decode(fields[:, 0], op.answer_shapes(dims))
     return Prediction(parts=decoded.parts, valid=decoded.valid, not_invertible=decoded.not_invertible,
-                      log_prob=out.log_prob, fields=out.fields, decode_seconds=time.perf_counter() - start)
+                      log_prob=log_prob, fields=fields, decode_seconds=time.perf_counter() - start)
 
 
 def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import make_codec
 from lawt.evaluate import accuracy_table
+from lawt.hardware import autocast, process_device, resolve_precision
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
 from lawt.zoo import load_model, save_model
@@ -60,6 +61,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 20
     seed: int = 0
+    precision: str = "auto"  # auto (bf16 where the hardware multiplies it, else fp32), fp32 or bf16
     init_from: str = ""  # a shipped model folder to start from (weights only)
     out_dir: str = "runs/default"
 
@@ -150,6 +152,8 @@ def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: 
 def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     """Train (or resume) a run; returns the run folder."""
     ddp = Distributed()
+    device = process_device()
+    cfg.precision = resolve_precision(cfg.precision, device)  # recorded as resolved, so a resume matches
     out = Path(cfg.out_dir)
     op, codec = get_operation(cfg.operation), make_codec(cfg.encoding)
     sizes = parse_sizes(op, cfg.sizes)
@@ -160,6 +164,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                               value_embedding=cfg.value_embedding, head_hidden=cfg.head_hidden)
     if cfg.init_from:
         model.load_state_dict(load_model(Path(cfg.init_from)).model.state_dict())
+    model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
@@ -172,7 +177,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                 "window_loss": 0.0, "window_steps": 0}
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location="cpu")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state(state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0])
@@ -181,12 +186,13 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
+    fields_to_device = (lambda t: t) if device.type == "cpu" else (lambda t: t.to(device, non_blocking=True))
 
     def save_checkpoint() -> None:
         rng = [sampler.state()]
         if ddp.world > 1:
-            rng = [torch.empty_like(rng[0]) for _ in range(ddp.world)]
-            dist.all_gather(rng, sampler.state())
+            rng = [None] * ddp.world  # generator states live on the CPU whatever the backend
+            dist.all_gather_object(rng, sampler.state())
         if ddp.main:
             tmp = checkpoint.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng,
@@ -211,7 +217,10 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         batch = sampler.batch(cfg.batch_size, step)
-        loss = net(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out)
+        src, tgt_in, tgt_out = (fields_to_device(t) for t in (batch.src, batch.tgt_in, batch.tgt_out))
+        src_mask = None if batch.src_mask is None else fields_to_device(batch.src_mask)
+        with autocast(cfg.precision, device):
+            loss = net(src, src_mask, tgt_in, tgt_out)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
