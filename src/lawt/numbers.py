@@ -81,6 +81,11 @@ def round_sig3(x: torch.Tensor) -> torch.Tensor:
     """
     magnitude = x.abs()
     shift = (2.0 - torch.log10(magnitude).floor_()).nan_to_num_(posinf=0.0)  # digits to move; 0 for zeros
-    digits = _scale(x, shift).round_()
-    rounded = _scale(digits, -shift)
-    return torch.where(rounded.abs() >= SMALLEST, rounded, torch.zeros_like(x))
+    power = torch.index_select(_POW10, 0, shift.abs().clamp_(max=len(_POW10) - 1).long().reshape(-1)).view(x.shape)
+    up = shift >= 0  # one power table lookup serves both moves
+    if bool(up.all()):  # every |x| < 1000: multiply, round, divide back
+        rounded = (x * power).round_().div_(power)
+    else:
+        digits = torch.where(up, x * power, x / power).round_()
+        rounded = torch.where(up, digits / power, digits * power)
+    return rounded.masked_fill_(~(rounded.abs() >= SMALLEST), 0.0)
