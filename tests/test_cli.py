@@ -217,6 +217,9 @@ def test_bench_quick_json(capsys: pytest.CaptureFixture[str], monkeypatch: pytes
             "decode_ms_per_example_p10", "decode_ms_per_example_own"]
     assert set(keys) <= set(result)
     assert all(isinstance(result[k], int | float) and result[k] > 0 for k in keys)
+    assert result["train_precision"] in ("fp32", "bf16")
+    if result["train_precision"] == "bf16":
+        assert result["train_examples_per_s_p10_fp32"] > 0 and result["train_examples_per_s_own_fp32"] > 0
 
 
 def test_train_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

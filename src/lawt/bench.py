@@ -8,6 +8,7 @@ import torch
 
 from lawt.data import BatchSampler
 from lawt.encodings import make_codec
+from lawt.hardware import autocast, resolve_precision
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
 
@@ -39,8 +40,10 @@ def generation_rate(seconds: float, chunk: int = 4096) -> float:
     return done / elapsed
 
 
-def training_rate(encoding: str, seconds: float, batch_size: int = 64, ffn_mult: int = 4) -> float:
+def training_rate(encoding: str, seconds: float, precision: str = "fp32", batch_size: int = 64,
+                  ffn_mult: int = 4) -> float:
     """Training examples per second (data, forward, backward, AdamW step) for 5×5 transposition."""
+    cpu = torch.device("cpu")
     torch.manual_seed(0)
     op, codec = get_operation("transpose"), make_codec(encoding)
     model = Seq2Seq.for_codec(codec, ffn_mult=ffn_mult, **ARCH)
@@ -49,7 +52,8 @@ def training_rate(encoding: str, seconds: float, batch_size: int = 64, ffn_mult:
 
     def step() -> int:
         batch = sampler.batch(batch_size)
-        loss = model(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out)
+        with autocast(precision, cpu):
+            loss = model(batch.src, batch.src_mask, batch.tgt_in, batch.tgt_out)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -77,13 +81,23 @@ def decode_ms(encoding: str, seconds: float, batch_size: int = 128) -> float:
 
 
 def run_benchmarks(quick: bool = False) -> dict:
-    """All figures of ``lawt bench``; ``quick`` shortens every measurement."""
+    """All figures of ``lawt bench``; ``quick`` shortens every measurement.
+
+    Training is measured as ``lawt train`` runs by default (``precision: auto``: bfloat16 matrix products
+    where the hardware has them), and also in plain fp32 for comparison with machines without them.
+    """
     s = 0.5 if quick else 5.0
-    return {
+    precision = resolve_precision("auto", torch.device("cpu"))
+    result: dict = {
         "threads": torch.get_num_threads(),
+        "train_precision": precision,
         "gen_examples_per_s": round(generation_rate(s)),
-        "train_examples_per_s_p10": round(training_rate("P10", s if quick else 20.0), 1),
-        "train_examples_per_s_own": round(training_rate("entry", s if quick else 10.0), 1),
-        "decode_ms_per_example_p10": round(decode_ms("P10", s), 3),
-        "decode_ms_per_example_own": round(decode_ms("entry", s), 3),
+        "train_examples_per_s_p10": round(training_rate("P10", s if quick else 20.0, precision), 1),
+        "train_examples_per_s_own": round(training_rate("entry", s if quick else 10.0, precision), 1),
     }
+    if precision != "fp32":
+        result["train_examples_per_s_p10_fp32"] = round(training_rate("P10", s if quick else 20.0), 1)
+        result["train_examples_per_s_own_fp32"] = round(training_rate("entry", s if quick else 10.0), 1)
+    result["decode_ms_per_example_p10"] = round(decode_ms("P10", s), 3)
+    result["decode_ms_per_example_own"] = round(decode_ms("entry", s), 3)
+    return result
