@@ -38,7 +38,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     settings = json.loads(args.config.read_text()) if args.config else {}
     settings.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
-    cfg = TrainConfig.from_dict(settings)
+    try:
+        cfg = TrainConfig.from_dict(settings)
+        cfg.check()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out = train(cfg)
     print(f"run saved in {out}")
     return 0

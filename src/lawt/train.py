@@ -73,6 +73,14 @@ class TrainConfig:
             raise ValueError(f"unknown training settings: {', '.join(sorted(unknown))}")
         return cls(**data)
 
+    def check(self) -> None:
+        """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
+        op = get_operation(self.operation)
+        make_codec(self.encoding)
+        parse_sizes(op, self.sizes)
+        op._check_distribution(self.distribution)
+        resolve_precision(self.precision, torch.device("cpu"))
+
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up, then cosine decay to ``min_lr_ratio * lr`` at ``steps``."""
