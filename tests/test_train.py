@@ -259,7 +259,7 @@ def test_fit_schedule_shrinks_steps_to_the_time_budget(tmp_path: Path) -> None:
     from lawt.train import TrainConfig, train
 
     cfg = TrainConfig(operation="transpose", encoding="entry", sizes="1x1,1x2", d_model=16, n_heads=2,
-                      batch_size=4, groups=1, steps=10**7, max_minutes=0.02, fit_schedule=True, eval_every=10**6,
+                      batch_size=4, groups=1, steps=10**7, max_minutes=0.1, fit_schedule=True, eval_every=10**6,
                       eval_problems=4, checkpoint_every=10**6, out_dir=str(tmp_path / "run"))
     train(cfg, show_progress=False)
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
