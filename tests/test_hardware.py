@@ -8,9 +8,10 @@ import torch
 from lawt.hardware import autocast, bf16_is_fast, process_device, resolve_precision
 
 
-def test_auto_precision_follows_the_hardware() -> None:
+def test_auto_precision_follows_the_hardware_and_the_width() -> None:
     cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) == ("bf16" if bf16_is_fast(cpu) else "fp32")
+    assert resolve_precision("auto", cpu, 256) == ("bf16" if bf16_is_fast(cpu) else "fp32")
+    assert resolve_precision("auto", cpu, 128) == "fp32"
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
 
 

@@ -61,8 +61,9 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
 
 def test_run_writes_config_metrics_checkpoint_best_and_last(full_run: tuple[dict, Path]) -> None:
     settings, out = full_run
+    precision = resolve_precision("auto", torch.device("cpu"), settings["d_model"])
     assert json.loads((out / "train_config.json").read_text()) == {
-        **TrainConfig().__dict__, **settings, "precision": resolve_precision("auto", torch.device("cpu"))}
+        **TrainConfig().__dict__, **settings, "precision": precision}
     rows = records(out)
     assert [r["step"] for r in rows if "loss" in r] == [5, 10, 15, 20]
     for r in rows:
@@ -265,3 +266,17 @@ def test_fit_schedule_shrinks_steps_to_the_time_budget(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert 50 < saved["steps"] < 10**7 and saved["fit_schedule"] is False
     assert saved["warmup_steps"] <= saved["steps"] // 10
+
+
+def test_bf16_run_trains_and_records_its_precision(tmp_path: Path) -> None:
+    """Mixed precision on request: finite, falling losses, float32 weights, and the choice saved with the run."""
+    out = tmp_path / "run"
+    cfg = TrainConfig(operation="transpose", encoding="entry", sizes="2x2", d_model=32, n_heads=4, ffn_mult=2,
+                      batch_size=32, groups=1, warmup_steps=2, steps=40, lr=3e-3, eval_every=1000, eval_problems=4,
+                      log_every=10, precision="bf16", out_dir=str(out))
+    train(cfg, show_progress=False)
+    assert json.loads((out / "train_config.json").read_text())["precision"] == "bf16"
+    losses = [r["loss"] for r in records(out) if "loss" in r]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    state = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+    assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())

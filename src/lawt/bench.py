@@ -87,7 +87,7 @@ def run_benchmarks(quick: bool = False) -> dict:
     where the hardware has them), and also in plain fp32 for comparison with machines without them.
     """
     s = 0.5 if quick else 5.0
-    precision = resolve_precision("auto", torch.device("cpu"))
+    precision = resolve_precision("auto", torch.device("cpu"), ARCH["d_model"])
     result: dict = {
         "threads": torch.get_num_threads(),
         "train_precision": precision,

@@ -8,6 +8,7 @@ from contextlib import AbstractContextManager
 import torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
+BF16_MIN_WIDTH = 256  # narrower models gain nothing: the casts cost what the faster products save
 
 
 def process_device() -> torch.device:
@@ -24,12 +25,17 @@ def bf16_is_fast(device: torch.device) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` becomes ``bf16`` where the hardware has it and ``fp32`` elsewhere; the others stay."""
+def resolve_precision(precision: str, device: torch.device, width: int = BF16_MIN_WIDTH) -> str:
+    """``auto`` becomes ``bf16`` for models of width ``BF16_MIN_WIDTH`` or more on hardware that multiplies
+    bfloat16, and ``fp32`` otherwise; ``fp32`` and ``bf16`` stay as they are.
+
+    Measured on this project's 2-core AVX512-BF16 CPU: a width-256 transformer trains about 1.4x faster in
+    bf16, a width-128 one about 5 % slower (the products are too small for the casts to pay off).
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "auto":
-        return "bf16" if bf16_is_fast(device) else "fp32"
+        return "bf16" if width >= BF16_MIN_WIDTH and bf16_is_fast(device) else "fp32"
     return precision
 
 

@@ -161,7 +161,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     """Train (or resume) a run; returns the run folder."""
     ddp = Distributed()
     device = process_device()
-    cfg.precision = resolve_precision(cfg.precision, device)  # recorded as resolved, so a resume matches
+    cfg.precision = resolve_precision(cfg.precision, device, cfg.d_model)  # recorded as resolved, so a resume matches
     out = Path(cfg.out_dir)
     op, codec = get_operation(cfg.operation), make_codec(cfg.encoding)
     sizes = parse_sizes(op, cfg.sizes)
