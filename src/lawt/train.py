@@ -91,13 +91,16 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 class Distributed:
-    """Rank bookkeeping; a single process when not launched by torchrun."""
+    """Rank bookkeeping and this process's device; a single process when not launched by torchrun."""
 
     def __init__(self) -> None:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
+        self.device = process_device()
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
         if self.world > 1 and not dist.is_initialized():
-            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            backend = "nccl" if self.device.type == "cuda" else "gloo"
             dist.init_process_group(backend)
             if backend == "gloo":  # share the machine's cores between the processes
                 torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.world))
@@ -113,7 +116,7 @@ class Distributed:
         """Sums over the ranks, in one collective."""
         if self.world == 1:
             return list(values)
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)  # NCCL reduces GPU tensors only
         dist.all_reduce(t)
         return t.tolist()
 
@@ -160,7 +163,7 @@ def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: 
 def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     """Train (or resume) a run; returns the run folder."""
     ddp = Distributed()
-    device = process_device()
+    device = ddp.device
     cfg.precision = resolve_precision(cfg.precision, device, cfg.d_model)  # recorded as resolved, so a resume matches
     out = Path(cfg.out_dir)
     op, codec = get_operation(cfg.operation), make_codec(cfg.encoding)
