@@ -255,13 +255,19 @@ def test_singular_problems_are_trained_on_the_verdict() -> None:
     assert bool((batch.tgt_out[:, 1:] == -100).all())
 
 
-def test_fit_schedule_shrinks_steps_to_the_time_budget(tmp_path: Path) -> None:
-    """With max_minutes and fit_schedule, the schedule is cut to what the first 50 steps say fits, and saved."""
+def test_fit_schedule_shrinks_steps_to_the_time_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With max_minutes and fit_schedule, the schedule is cut to what the first 50 steps say fits, and saved.
+
+    The run reads a clock that advances 10 ms per reading, so the test does not depend on the machine's load.
+    """
+    import lawt.train
     from lawt.train import TrainConfig, train
 
+    readings = itertools.count()
+    monkeypatch.setattr(lawt.train.time, "time", lambda: 0.01 * next(readings))
     cfg = TrainConfig(operation="transpose", encoding="entry", sizes="1x1,1x2", d_model=16, n_heads=2,
-                      batch_size=4, groups=1, steps=10**7, max_minutes=0.1, fit_schedule=True, eval_every=10**6,
-                      eval_problems=4, checkpoint_every=10**6, out_dir=str(tmp_path / "run"))
+                      batch_size=4, groups=1, steps=10**7, max_minutes=0.05, fit_schedule=True, eval_every=10**6,
+                      eval_problems=4, checkpoint_every=10**6, log_every=10**6, out_dir=str(tmp_path / "run"))
     train(cfg, show_progress=False)
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert 50 < saved["steps"] < 10**7 and saved["fit_schedule"] is False
