@@ -348,3 +348,22 @@ def test_product_labels() -> None:
     op = OPERATIONS["product"]
     assert op.label((5, 5, 5)) == "5x5" and op.parse_label("5x5") == (5, 5, 5)
     assert op.label((2, 3, 4)) == "2x3x4" and op.parse_label("2x3x4") == (2, 3, 4)
+
+
+def test_invertible_draws_skip_an_exactly_singular_matrix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A uniform draw that happens to be exactly singular is redrawn, not a crash (it once stopped a
+    25-minute training run at step 4,950)."""
+    import lawt.ops.inverse
+
+    original = lawt.ops.inverse.uniform
+    draws = iter([torch.tensor([[[1.0, 2.0], [2.0, 4.0]], [[2.0, 1.0], [1.0, 3.0]]], dtype=torch.float64)])
+
+    def first_singular(batch: int, rows: int, cols: int, gen: torch.Generator) -> torch.Tensor:
+        drawn = next(draws, None)
+        return original(batch, rows, cols, gen) if drawn is None else drawn
+
+    monkeypatch.setattr(lawt.ops.inverse, "uniform", first_singular)
+    problems = get_operation("inverse").generate(3, (2,), torch.Generator().manual_seed(0), "uniform")
+    a = problems.operands[0]
+    assert a.shape == (3, 2, 2) and not bool(is_singular(a).any())
+    assert torch.equal(a[0], torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64))

@@ -78,7 +78,8 @@ def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
         if n > 1:
             good &= condition_number(a) > NEAR_SINGULAR_COND
         a = a[good]
-        good = torch.linalg.inv(a).abs().flatten(1).amax(1) <= MAX_INVERSE
+        inv, info = torch.linalg.inv_ex(a)
+        good = (info == 0) & (inv.abs().flatten(1).amax(1) <= MAX_INVERSE)
         kept.append(a[good])
         count += int(good.sum())
     return torch.cat(kept)[:batch]
@@ -102,9 +103,9 @@ class Inverse(Operation):
         count = 0
         while count < batch:
             a = uniform(batch - count + 8, n, n, gen)
-            inv = torch.linalg.inv(a)
+            inv, info = torch.linalg.inv_ex(a)  # an exactly singular draw (rare) gets info > 0, not an exception
             eye = torch.eye(n, dtype=torch.float64)
-            good = ((a @ inv - eye).abs().flatten(1).amax(1) <= MAX_RESIDUAL)
+            good = (info == 0) & ((a @ inv - eye).abs().flatten(1).amax(1) <= MAX_RESIDUAL)
             good &= inv.abs().flatten(1).amax(1) <= MAX_INVERSE
             kept.append(a[good])
             count += int(good.sum())
