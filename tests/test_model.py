@@ -221,21 +221,6 @@ def test_value_embedding_sees_the_number_each_position_spells() -> None:
     assert torch.allclose(model.tgt_value(tgt_in)[0, 1:], expected[:-1], atol=1e-4)
 
 
-def test_value_log_adds_the_log_magnitude() -> None:
-    """With ``value_log`` a third feature, log10|v|/3, zero where no number is (here: the zero entry)."""
-    codec = make_codec("entry")
-    model = Seq2Seq.for_codec(codec, d_model=8, n_heads=2, value_embedding=True, value_log=True)
-    model.src_value.proj = torch.nn.Identity()
-    a = torch.tensor([[[1.5, -3.0], [0.0, 250.0], [0.02, -1000.0]]], dtype=torch.float64)
-    logs = torch.tensor([0.0587, 0.1590, 0.0, 0.7993, -0.5663, 1.0])
-    assert torch.allclose(model.src_value(codec.encode_operands([a]))[0, :, 2], logs, atol=1e-4)
-
-
-def test_value_log_needs_the_value_embedding() -> None:
-    with pytest.raises(ValueError, match="set value_embedding too"):
-        Seq2Seq.for_codec(make_codec("entry"), d_model=8, n_heads=2, value_log=True)
-
-
 def test_value_embedding_needs_an_entry_layout() -> None:
     with pytest.raises(ValueError, match="entry layout"):
         Seq2Seq.for_codec(make_codec("P1000"), d_model=8, n_heads=2, value_embedding=True)

@@ -34,7 +34,6 @@ class ModelConfig:
     dec_layers: int = 1
     ffn_mult: int = 4
     value_embedding: bool = False  # add an embedding of each number's value (entry layouts only)
-    value_log: bool = False  # the value embedding also gets log10|v|, on which products are sums
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
     src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
     tgt_number_fields: list[int] = field(default_factory=list)
@@ -62,21 +61,17 @@ class FieldEmbedding(nn.Module):
 
 class ValueEmbedding(nn.Module):
     """Embedding of the value a position's number fields spell: a linear map of two features,
-    v/10 (with |v| capped at 1000) and sign(v)·log10(1 + |v|)/3, and with ``log_magnitude`` a third,
-    log10|v|/3.
+    v/10 (with |v| capped at 1000) and sign(v)·log10(1 + |v|)/3.
 
     Digit embeddings name a number; this gives the model its magnitude on a line, so sums and averages
-    of values are linear in the residual stream (and with the third feature, the magnitude of a product is
-    a sum). Positions that hold no number (BOS, verdicts) get zero.
+    of values are linear in the residual stream. Positions that hold no number (BOS, verdicts) get zero.
     """
 
-    def __init__(self, number_fields: list[int], exponent_min: int, n_exponents: int, d_model: int,
-                 log_magnitude: bool = False) -> None:
+    def __init__(self, number_fields: list[int], exponent_min: int, n_exponents: int, d_model: int) -> None:
         super().__init__()
         self.sign, self.exponent, *self.mantissa = number_fields
         self.exponent_min, self.n_exponents = exponent_min, n_exponents
-        self.with_log = log_magnitude
-        self.proj = nn.Linear(3 if log_magnitude else 2, d_model, bias=False)
+        self.proj = nn.Linear(2, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mantissa = x[..., self.mantissa[0]]
@@ -88,10 +83,8 @@ class ValueEmbedding(nn.Module):
         sign = torch.where(x[..., self.sign] == 1, -1.0, 1.0) * present
         capped = torch.pow(10.0, log_magnitude.clamp(max=3.0))  # |v|, at most 1000
         logarithmic = torch.where(log_magnitude > 3, log_magnitude, torch.log10(1 + capped))
-        features = [sign * capped / 10, sign * logarithmic / 3]
-        if self.with_log:
-            features.append(log_magnitude * present / 3)
-        return self.proj(torch.stack(features, dim=-1))
+        linear = capped / 10
+        return self.proj(torch.stack([sign * linear, sign * logarithmic / 3], dim=-1))
 
 
 class Attention(nn.Module):
@@ -267,8 +260,8 @@ class Seq2Seq(nn.Module):
         self.src_value = self.tgt_value = None
         if cfg.value_embedding:
             n_exponents = cfg.src_fields[cfg.src_number_fields[1]]
-            self.src_value = ValueEmbedding(cfg.src_number_fields, cfg.exponent_min, n_exponents, d, cfg.value_log)
-            self.tgt_value = ValueEmbedding(cfg.tgt_number_fields, cfg.exponent_min, n_exponents, d, cfg.value_log)
+            self.src_value = ValueEmbedding(cfg.src_number_fields, cfg.exponent_min, n_exponents, d)
+            self.tgt_value = ValueEmbedding(cfg.tgt_number_fields, cfg.exponent_min, n_exponents, d)
         self.conditions = nn.ModuleList(
             FieldEmbedding(cfg.out_fields[:k], d) for k in range(1, len(cfg.out_fields))
         )
@@ -290,8 +283,6 @@ class Seq2Seq(nn.Module):
     @classmethod
     def for_codec(cls, codec: Codec, **arch: int | bool) -> Seq2Seq:
         numbers = {}
-        if arch.get("value_log") and not arch.get("value_embedding"):
-            raise ValueError("value_log adds a feature to the value embedding: set value_embedding too")
         if arch.get("value_embedding"):
             if codec.number_fields is None:
                 raise ValueError(f"the value embedding needs an entry layout, not {codec.name}")

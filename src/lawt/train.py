@@ -42,7 +42,6 @@ class TrainConfig:
     dec_layers: int = 1
     ffn_mult: int = 4
     value_embedding: bool = False  # entry layouts: also embed each number's value
-    value_log: bool = False  # with value_embedding: also embed log10|v| (products become sums)
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
@@ -81,8 +80,6 @@ class TrainConfig:
         parse_sizes(op, self.sizes)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
-        if self.value_log and not self.value_embedding:
-            raise ValueError("value_log adds a feature to the value embedding: set value_embedding too")
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -175,8 +172,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     torch.manual_seed(cfg.seed)
     model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
-                              value_embedding=cfg.value_embedding, value_log=cfg.value_log,
-                              head_hidden=cfg.head_hidden)
+                              value_embedding=cfg.value_embedding, head_hidden=cfg.head_hidden)
     if cfg.init_from:
         model.load_state_dict(load_model(Path(cfg.init_from)).model.state_dict())
     model.to(device)
