@@ -11,8 +11,21 @@ import torch
 
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
-from lawt.ops import get_operation
-from lawt.zoo import CONFIG, WEIGHTS, LoadedModel, ModelLoadError, discover, load_model, save_model, sha256
+from lawt.ops import OPERATIONS, get_operation
+from lawt.train import TrainConfig
+from lawt.zoo import (
+    CONFIG,
+    WEIGHTS,
+    ZOO_DIR,
+    LoadedModel,
+    ModelLoadError,
+    discover,
+    load_model,
+    save_model,
+    sha256,
+)
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 CARD = {"operation": "transpose", "encoding": "entry", "sizes": ["2x2", "2x3"]}
 
@@ -147,3 +160,16 @@ def test_discover_reports_each_folder(tmp_path: Path, saved: tuple[Seq2Seq, Path
     assert isinstance(found["transpose"], LoadedModel)
     assert isinstance(found["broken"], ModelLoadError) and "broken" in str(found["broken"])
     assert discover(tmp_path / "nowhere") == {}
+
+
+@pytest.mark.parametrize("operation", list(OPERATIONS))
+def test_every_shipped_model_loads_and_its_recipe_parses(operation: str) -> None:
+    """The zoo as committed: each operation's model loads (checksum, card, weights) and both its card's
+    recipe and ``configs/<operation>.json`` are valid training settings for it."""
+    loaded = load_model(ZOO_DIR / operation)
+    assert loaded.op.name == operation
+    recipe = TrainConfig.from_dict(loaded.card["training"]["recipe"])
+    assert recipe.operation == operation
+    config = TrainConfig.from_dict(json.loads((CONFIGS / f"{operation}.json").read_text()))
+    config.check()
+    assert config.operation == operation
