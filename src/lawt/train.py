@@ -61,7 +61,7 @@ class TrainConfig:
     checkpoint_every: int = 200
     log_every: int = 20
     seed: int = 0
-    precision: str = "auto"  # auto (bf16 where the hardware multiplies it, else fp32), fp32 or bf16
+    precision: str = "auto"  # auto (bf16 for width >= 256 on bf16 hardware, else fp32), fp32 or bf16
     init_from: str = ""  # a shipped model folder to start from (weights only)
     out_dir: str = "runs/default"
 
@@ -197,7 +197,6 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
-    fields_to_device = (lambda t: t) if device.type == "cpu" else (lambda t: t.to(device, non_blocking=True))
 
     def save_checkpoint() -> None:
         rng = [sampler.state()]
@@ -228,8 +227,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         batch = sampler.batch(cfg.batch_size, step)
-        src, tgt_in, tgt_out = (fields_to_device(t) for t in (batch.src, batch.tgt_in, batch.tgt_out))
-        src_mask = None if batch.src_mask is None else fields_to_device(batch.src_mask)
+        src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
+        src_mask = None if batch.src_mask is None else batch.src_mask.to(device, non_blocking=True)
         with autocast(cfg.precision, device):
             loss = net(src, src_mask, tgt_in, tgt_out)
         optimizer.zero_grad(set_to_none=True)
