@@ -61,9 +61,15 @@ def decompose(x: torch.Tensor, min_exponent: int, max_exponent: int, name: str =
     )
 
 
+def _power_of_ten(exponent: torch.Tensor) -> torch.Tensor:
+    """10**|exponent| from the table, exact, in the shape of ``exponent``."""
+    index = exponent.abs().clamp_(max=len(_POW10) - 1).long()
+    return torch.index_select(_POW10, 0, index.reshape(-1)).view(index.shape)
+
+
 def _scale(mantissa: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
     """mantissa × 10**exponent, multiplying or dividing by an exact power of ten (a table, not pow)."""
-    power = _POW10[exponent.abs().clamp_(max=len(_POW10) - 1).long()]
+    power = _power_of_ten(exponent)
     return torch.where(exponent >= 0, mantissa * power, mantissa / power)
 
 
@@ -81,7 +87,7 @@ def round_sig3(x: torch.Tensor) -> torch.Tensor:
     """
     magnitude = x.abs()
     shift = (2.0 - torch.log10(magnitude).floor_()).nan_to_num_(posinf=0.0)  # digits to move; 0 for zeros
-    power = torch.index_select(_POW10, 0, shift.abs().clamp_(max=len(_POW10) - 1).long().reshape(-1)).view(x.shape)
+    power = _power_of_ten(shift)
     up = shift >= 0  # one power table lookup serves both moves
     if bool(up.all()):  # every |x| < 1000: multiply, round, divide back
         rounded = (x * power).round_().div_(power)
