@@ -87,17 +87,18 @@ def run_benchmarks(quick: bool = False) -> dict:
     where the hardware has them), and also in plain fp32 for comparison with machines without them.
     """
     s = 0.5 if quick else 5.0
+    p10_seconds, own_seconds = (s, s) if quick else (20.0, 10.0)
     precision = resolve_precision("auto", torch.device("cpu"), ARCH["d_model"])
     result: dict = {
         "threads": torch.get_num_threads(),
         "train_precision": precision,
         "gen_examples_per_s": round(generation_rate(s)),
-        "train_examples_per_s_p10": round(training_rate("P10", s if quick else 20.0, precision), 1),
-        "train_examples_per_s_own": round(training_rate("entry", s if quick else 10.0, precision), 1),
+        "train_examples_per_s_p10": round(training_rate("P10", p10_seconds, precision), 1),
+        "train_examples_per_s_own": round(training_rate("entry", own_seconds, precision), 1),
     }
     if precision != "fp32":
-        result["train_examples_per_s_p10_fp32"] = round(training_rate("P10", s if quick else 20.0), 1)
-        result["train_examples_per_s_own_fp32"] = round(training_rate("entry", s if quick else 10.0), 1)
+        result["train_examples_per_s_p10_fp32"] = round(training_rate("P10", p10_seconds), 1)
+        result["train_examples_per_s_own_fp32"] = round(training_rate("entry", own_seconds), 1)
     result["decode_ms_per_example_p10"] = round(decode_ms("P10", s), 3)
     result["decode_ms_per_example_own"] = round(decode_ms("entry", s), 3)
     return result
