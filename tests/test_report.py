@@ -28,8 +28,14 @@ def tiny_candidate(folder: Path, seed: int) -> Path:
 
 def test_ship_then_report(tmp_path: Path) -> None:
     zoo = tmp_path / "zoo"
-    assert ship(tiny_candidate(tmp_path / "a", 0), zoo / "transpose", problems=40)
+    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
+    with (tmp_path / "run" / "metrics.jsonl").open("w") as f:  # the run's periodic evaluations, one after the model
+        for step in (5, 10, 15):
+            f.write(json.dumps({"step": step, "examples": 64 * step, "cpu_seconds": 3.6 * step,
+                                "eval": {"5%": step / 20, "2%": 0.1, "1%": 0.05, "0.5%": 0.0}}) + "\n")
+    assert ship(candidate, zoo / "transpose", problems=40)
     card = read_card(zoo / "transpose")
+    assert [p["step"] for p in card["training"]["curve"]] == [5, 10]
     table = card["evaluation"]["distributions"]["uniform"]
     assert table["count"] == 40 and set(table["per_size"]) == {"1x1", "1x2"}
     assert len(card["history"]) == 1 and card["history"][0]["shipped"]
@@ -46,6 +52,7 @@ def test_ship_then_report(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| transpose | entry | 1/1 | 32 |" in text
     assert "| sum | – |" in text  # operations without a model are listed as such
+    assert "| 10 | 640 | 0.010 | 50.0 |" in text  # the learning curve of the shipped model's run
     assert (tmp_path / "models.png").stat().st_size > 0
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
     reproduce = (tmp_path / "REPRODUCE.md").read_text()

@@ -1,11 +1,11 @@
-"""The ``lawt`` command: train, eval, ship, models, bench, solve, serve."""
+"""The ``lawt`` command: train, eval, ship, models, curve, bench, solve, serve."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 from lawt.allocator import keep_freed_memory
@@ -110,6 +110,31 @@ def cmd_models(args: argparse.Namespace) -> int:
         accuracy = " ".join(f"{k}:{100 * v:.1f}%" for k, v in acc.items()) or "not evaluated"
         print(f"{row['operation']:<16} {row['encoding']:<8} {row['encoder_layers']}/{row['decoder_layers']} layers "
               f"width {row['width']} {row['parameters']:,} params, sizes {_size_range(row['sizes'])}; {accuracy}")
+    return 0
+
+
+def cmd_curve(args: argparse.Namespace) -> int:
+    from lawt.curves import curve_as_json, describe, project, read_curve
+
+    target = args.target / 100
+    results = {}
+    for run in args.runs:
+        curve = read_curve(run)
+        if not curve:
+            print(f"error: no evaluations in {run / 'metrics.jsonl'}", file=sys.stderr)
+            return 2
+        results[str(run)] = (curve, project(curve, target, args.tolerance))
+    if args.json:
+        print(json.dumps({run: {"curve": curve_as_json(curve), "projection": asdict(projection)}
+                          for run, (curve, projection) in results.items()}))
+        return 0
+    for run, (curve, projection) in results.items():
+        print(f"{run}")
+        print(f"  {'step':>7} {'examples':>11} {'CPU-h':>7}  " + " ".join(f"{t:>6}" for t in curve[0].accuracy))
+        for p in curve:
+            print(f"  {p.step:>7} {p.examples:>11,} {p.cpu_hours:>7.3f}  "
+                  + " ".join(f"{100 * v:>5.1f}%" for v in p.accuracy.values()))
+        print(f"  {describe(projection)}")
     return 0
 
 
@@ -218,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", type=Path, help="write this Markdown report (and models.png beside it)")
     p.add_argument("--root", type=Path, default=ZOO_DIR)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("curve", help="a run's learning curve and the CPU-hours its trend needs for a target")
+    p.add_argument("runs", nargs="+", type=Path, help="run folders (with metrics.jsonl)")
+    p.add_argument("--target", type=float, default=90.0, help="accuracy in percent (default 90)")
+    p.add_argument("--tolerance", default="5%", choices=["5%", "2%", "1%", "0.5%"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_curve)
 
     p = sub.add_parser("bench", help="measure generation, training and decoding speed")
     p.add_argument("--json", action="store_true")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lawt.curves import curve_from_json, describe, project
 from lawt.ops import OPERATIONS
 from lawt.zoo import ZOO_DIR, ModelLoadError, read_card
 
@@ -21,27 +22,46 @@ def _size_table(table: dict) -> list[str]:
     return lines
 
 
+def _curve_lines(training: dict) -> list[str]:
+    """The training run's periodic evaluations (a few hundred problems each) and the trend to 90 % at 5 %."""
+    curve = curve_from_json(training.get("curve", []))
+    if not curve:
+        return []
+    lines = [f"Learning curve of the training run ({len(curve)} periodic evaluations on a few hundred problems "
+             "each, so a point or two is noise):", "",
+             "| step | examples | CPU-hours | " + " | ".join(TOLERANCES) + " |",
+             "|---|---|---|" + "---|" * len(TOLERANCES)]
+    for p in curve:
+        lines.append(f"| {p.step} | {p.examples:,} | {p.cpu_hours:.3f} | "
+                     + " | ".join(_percent(p.accuracy.get(t)) for t in TOLERANCES) + " |")
+    return [*lines, "", describe(project(curve)) + ".", ""]
+
+
 def plot_curves(cards: dict[str, dict], path: Path) -> None:
-    """Accuracy at 5 % and 1 % against training CPU-hours, one line per operation."""
+    """Accuracy at 5 % and at 1 % against training CPU-hours: each shipped model's training run as a line
+    (its periodic evaluations), each 10,000-problem measurement of a candidate as a marker."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for name, card in cards.items():
-        points = [h for h in card.get("history", []) if h.get("cpu_seconds") is not None]
-        if not points:
-            continue
-        hours = [h["cpu_seconds"] / 3600 for h in points]
-        line = ax.plot(hours, [100 * h["overall"]["5%"] for h in points], marker="o", label=f"{name} (5%)")[0]
-        ax.plot(hours, [100 * h["overall"]["1%"] for h in points], marker=".", linestyle="--",
-                color=line.get_color(), label=f"{name} (1%)")
-    ax.set_xlabel("training CPU-hours")
-    ax.set_ylabel("accuracy on the model's sizes (%)")
-    ax.set_ylim(-2, 102)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    for ax, tolerance in zip(axes, ("5%", "1%"), strict=True):
+        for index, (name, card) in enumerate(cards.items()):
+            color = f"C{index % 10}"
+            curve = curve_from_json(card.get("training", {}).get("curve", []))
+            if curve:
+                ax.plot([p.cpu_hours for p in curve], [100 * p.accuracy[tolerance] for p in curve], color=color,
+                        linewidth=1, alpha=0.8)
+            points = [h for h in card.get("history", []) if h.get("cpu_seconds") is not None]
+            ax.plot([h["cpu_seconds"] / 3600 for h in points], [100 * h["overall"][tolerance] for h in points],
+                    marker="o", linestyle="none", color=color, label=name)
+        ax.set_title(f"accuracy at {tolerance}")
+        ax.set_xlabel("training CPU-hours")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy on the model's sizes (%)")
+    axes[0].set_ylim(-2, 102)
+    axes[1].legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -81,6 +101,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
     for name, card in cards.items():
         evaluation = card.get("evaluation") or {}
         lines += [f"## {name}", ""]
+        lines += _curve_lines(card.get("training", {}))
         if not evaluation:
             lines += ["Not evaluated.", ""]
             continue

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from lawt.curves import curve_as_json, read_curve
 from lawt.evaluate import evaluate, write_report
 from lawt.ops import Operation
 from lawt.zoo import CONFIG, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
@@ -53,6 +54,9 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate / WEIGHTS, destination / WEIGHTS)
     card = {**loaded.card, "evaluation": report, "history": history, "sha256": sha256(destination / WEIGHTS)}
+    curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
+    if curve:
+        card["training"] = {**training, "curve": curve_as_json(curve)}
     (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
     write_report(report, destination / "evaluation.json", destination / "evaluation.png")
     (destination / "evaluation.json").unlink()  # the card holds it; keep only the plot

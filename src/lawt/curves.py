@@ -1,0 +1,97 @@
+"""Learning curves of training runs: accuracy against CPU-hours, and the CPU-hours a trend needs for a target."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One periodic evaluation of a run."""
+
+    step: int
+    examples: int
+    cpu_hours: float
+    accuracy: dict[str, float]  # tolerance ("5%") -> fraction of problems within it
+
+
+@dataclass(frozen=True)
+class Projection:
+    """CPU-hours at which two trends fitted to a curve's last points reach ``target`` (None: not rising)."""
+
+    target: float
+    tolerance: str
+    points: int  # how many evaluations the trends were fitted to
+    reached_at: float | None  # CPU-hours of the first evaluation at or above the target
+    linear_hours: float | None  # accuracy a straight line in CPU-hours
+    log_hours: float | None  # accuracy a straight line in log CPU-hours (slower, usually pessimistic)
+
+
+def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
+    """The periodic evaluations logged in ``run/metrics.jsonl`` (each step once: the last record wins)."""
+    by_step: dict[int, CurvePoint] = {}
+    path = run / "metrics.jsonl"
+    if not path.exists():
+        return []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if "eval" not in record or (up_to_step is not None and record["step"] > up_to_step):
+            continue
+        by_step[record["step"]] = CurvePoint(record["step"], record["examples"], record["cpu_seconds"] / 3600,
+                                             dict(record["eval"]))
+    return [by_step[s] for s in sorted(by_step)]
+
+
+def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares intercept and slope."""
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx > 0 else 0.0
+    return my - slope * mx, slope
+
+
+def _solve(xs: list[float], ys: list[float], target: float) -> float | None:
+    """Where the fitted line reaches ``target``, no earlier than the last point; None if it is not rising."""
+    intercept, slope = _line(xs, ys)
+    return None if slope <= 0 else max(xs[-1], (target - intercept) / slope)
+
+
+def project(curve: list[CurvePoint], target: float = 0.9, tolerance: str = "5%",
+            fraction: float = 0.5) -> Projection:
+    """Fit the last ``fraction`` of the evaluations (at least three) and solve each trend for ``target``."""
+    reached = next((p.cpu_hours for p in curve if p.accuracy[tolerance] >= target), None)
+    tail = [p for p in curve[-max(3, math.ceil(fraction * len(curve))):] if p.cpu_hours > 0]
+    if len(tail) < 3:
+        return Projection(target, tolerance, len(tail), reached, None, None)
+    hours, acc = [p.cpu_hours for p in tail], [p.accuracy[tolerance] for p in tail]
+    linear = _solve(hours, acc, target)
+    log = _solve([math.log(h) for h in hours], acc, target)
+    return Projection(target, tolerance, len(tail), reached, linear, None if log is None else math.exp(log))
+
+
+def curve_as_json(curve: list[CurvePoint]) -> list[dict]:
+    """The curve as plain records, rounded, for cards and ``--json``."""
+    return [{**asdict(p), "cpu_hours": round(p.cpu_hours, 4)} for p in curve]
+
+
+def curve_from_json(records: list[dict]) -> list[CurvePoint]:
+    return [CurvePoint(r["step"], r["examples"], r["cpu_hours"], r["accuracy"]) for r in records]
+
+
+def _hours(value: float) -> str:
+    return "over 1,000" if value > 1000 else f"{value:,.1f}"
+
+
+def describe(projection: Projection) -> str:
+    """One line: when the target was reached, or where the two trends put it."""
+    goal = f"{100 * projection.target:.0f} % at {projection.tolerance}"
+    if projection.reached_at is not None:
+        return f"{goal} reached at {projection.reached_at:.2f} CPU-hours"
+    if projection.linear_hours is None:
+        return f"{goal}: not rising over the last {projection.points} evaluations, no projection"
+    log = "not rising" if projection.log_hours is None else _hours(projection.log_hours)
+    return (f"{goal} projected at {_hours(projection.linear_hours)} CPU-hours (straight line) to {log} "
+            f"(log-linear), from the last {projection.points} evaluations")

@@ -1,0 +1,75 @@
+"""Learning curves read from a run's metrics, the trends fitted to them, and ``lawt curve``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from lawt.cli import main
+from lawt.curves import CurvePoint, describe, project, read_curve
+
+
+def write_metrics(run: Path, points: list[tuple[int, float, float]]) -> None:
+    """(step, CPU-seconds, accuracy at 5 %) evaluations with training log lines between them."""
+    run.mkdir(parents=True, exist_ok=True)
+    with (run / "metrics.jsonl").open("a") as f:
+        for step, seconds, acc in points:
+            f.write(json.dumps({"step": step, "examples": 64 * step, "loss": 1.0, "cpu_seconds": seconds}) + "\n")
+            f.write(json.dumps({"step": step, "examples": 64 * step, "cpu_seconds": seconds,
+                                "eval": {"5%": acc, "2%": acc / 2, "1%": acc / 4, "0.5%": 0.0}}) + "\n")
+
+
+def points(hours: list[float], acc: list[float]) -> list[CurvePoint]:
+    return [CurvePoint(100 * i, 6400 * i, h, {"5%": a}) for i, (h, a) in enumerate(zip(hours, acc, strict=True), 1)]
+
+
+def test_read_curve_keeps_evaluations_only_each_step_once(tmp_path: Path) -> None:
+    write_metrics(tmp_path, [(100, 36.0, 0.1), (200, 72.0, 0.2)])
+    write_metrics(tmp_path, [(200, 72.0, 0.25), (300, 108.0, 0.3)])  # a resumed run logs step 200 again
+    curve = read_curve(tmp_path)
+    assert [p.step for p in curve] == [100, 200, 300]
+    assert curve[1].accuracy["5%"] == 0.25 and curve[2].cpu_hours == pytest.approx(0.03)
+    assert [p.step for p in read_curve(tmp_path, up_to_step=200)] == [100, 200]
+    assert read_curve(tmp_path / "missing") == []
+
+
+def test_a_straight_line_is_solved_exactly() -> None:
+    proj = project(points([0.1, 0.2, 0.3, 0.4], [0.1, 0.2, 0.3, 0.4]), target=0.9)
+    assert proj.reached_at is None and proj.points == 3
+    assert proj.linear_hours == pytest.approx(0.9)
+    assert proj.log_hours is not None and proj.log_hours > proj.linear_hours  # a log trend is slower here
+
+
+def test_a_log_linear_curve_is_solved_exactly() -> None:
+    hours = [0.1, 0.2, 0.4, 0.8]
+    acc = [0.2 + 0.1 * math.log(h / 0.1) for h in hours]
+    proj = project(points(hours, acc), target=0.9, fraction=1.0)
+    assert proj.log_hours == pytest.approx(0.1 * math.exp(7.0))
+
+
+def test_reached_flat_and_too_short_curves() -> None:
+    assert project(points([0.1, 0.2, 0.3], [0.5, 0.95, 0.97])).reached_at == pytest.approx(0.2)
+    flat = project(points([0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.5, 0.4]))
+    assert flat.linear_hours is None and "not rising" in describe(flat)
+    assert project(points([0.1, 0.2], [0.1, 0.2])).linear_hours is None
+
+
+def test_a_projection_is_never_before_the_last_evaluation() -> None:
+    # A noisy last point above the trend must not project the target into the past.
+    proj = project(points([0.1, 0.2, 0.3], [0.1, 0.8, 0.85]), target=0.9)
+    assert proj.linear_hours is not None and proj.linear_hours >= 0.3
+
+
+def test_curve_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_metrics(tmp_path / "run", [(100, 360.0, 0.1), (200, 720.0, 0.2), (300, 1080.0, 0.3)])
+    assert main(["curve", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "0.300" in out and "30.0%" in out and "90 % at 5% projected at 0.9 CPU-hours" in out
+    assert main(["curve", str(tmp_path / "run"), "--json", "--target", "25"]) == 0
+    result = json.loads(capsys.readouterr().out)[str(tmp_path / "run")]
+    assert len(result["curve"]) == 3 and result["projection"]["reached_at"] == pytest.approx(0.3)
+    assert main(["curve", str(tmp_path / "nothing")]) == 2
+    assert "no evaluations" in capsys.readouterr().err
