@@ -23,12 +23,13 @@ def _size_table(table: dict) -> list[str]:
 
 
 def _curve_lines(training: dict) -> list[str]:
-    """The training run's periodic evaluations (a few hundred problems each) and the trend to 90 % at 5 %."""
+    """The training run's periodic evaluations and the trends fitted to them, solved for 90 % at 5 %."""
     curve = curve_from_json(training.get("curve", []))
     if not curve:
         return []
-    lines = [f"Learning curve of the training run ({len(curve)} periodic evaluations on a few hundred problems "
-             "each, so a point or two is noise):", "",
+    problems = training.get("recipe", {}).get("eval_problems", "a few hundred")
+    lines = [f"Learning curve of the training run ({len(curve)} periodic evaluations on {problems} problems each, "
+             "so a few points are noise):", "",
              "| step | examples | CPU-hours | " + " | ".join(TOLERANCES) + " |",
              "|---|---|---|" + "---|" * len(TOLERANCES)]
     for p in curve:
