@@ -34,6 +34,9 @@ def test_read_curve_keeps_evaluations_only_each_step_once(tmp_path: Path) -> Non
     assert curve[1].accuracy["5%"] == 0.25 and curve[2].cpu_hours == pytest.approx(0.03)
     assert [p.step for p in read_curve(tmp_path, up_to_step=200)] == [100, 200]
     assert read_curve(tmp_path / "missing") == []
+    with (tmp_path / "metrics.jsonl").open("a") as f:  # a line the running training has not finished writing
+        f.write('{"step": 400, "examples": 25600, "cpu_sec')
+    assert [p.step for p in read_curve(tmp_path)] == [100, 200, 300]
 
 
 def test_a_straight_line_is_solved_exactly() -> None:

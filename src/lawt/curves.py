@@ -31,12 +31,15 @@ class Projection:
 
 
 def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
-    """The periodic evaluations logged in ``run/metrics.jsonl`` (each step once: the last record wins)."""
+    """The periodic evaluations logged in ``run/metrics.jsonl`` (each step once: the last record wins).
+
+    It can be read while the run is writing it.
+    """
     by_step: dict[int, CurvePoint] = {}
     path = run / "metrics.jsonl"
     if not path.exists():
         return []
-    for line in path.read_text().splitlines():
+    for line in path.read_text().split("\n")[:-1]:  # the last piece is empty, or a line still being written
         record = json.loads(line)
         if "eval" not in record or (up_to_step is not None and record["step"] > up_to_step):
             continue
