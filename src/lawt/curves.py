@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,17 +49,9 @@ def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
     return [by_step[s] for s in sorted(by_step)]
 
 
-def _line(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares intercept and slope."""
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx > 0 else 0.0
-    return my - slope * mx, slope
-
-
 def _solve(xs: list[float], ys: list[float], target: float) -> float | None:
-    """Where the fitted line reaches ``target``, no earlier than the last point; None if it is not rising."""
-    intercept, slope = _line(xs, ys)
+    """Where the least-squares line reaches ``target``, no earlier than the last point; None if it is not rising."""
+    slope, intercept = statistics.linear_regression(xs, ys)
     return None if slope <= 0 else max(xs[-1], (target - intercept) / slope)
 
 
