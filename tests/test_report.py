@@ -59,3 +59,17 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "lawt train --config configs/transpose.json" in reproduce and "stops at step 10" in reproduce
     assert "## sum" in reproduce and "No model shipped yet." in reproduce
     json.dumps(card)  # the card stays plain JSON
+
+
+def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
+    card = read_card(candidate)
+    card["training"]["recipe"].update(steps=30, earlier=[{"until_step": 10, "steps": 20, "warmup_steps": 4,
+                                                          "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0}])
+    (candidate / "config.json").write_text(json.dumps(card))
+    assert ship(candidate, zoo / "transpose", problems=20)
+    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    assert ("Trained in stages, which the config replays: a 20-step schedule (curriculum 0, lr 0.003) until "
+            "step 10, then a 30-step schedule (curriculum 0, lr 0.0005) to the end.") in (
+        tmp_path / "REPRODUCE.md").read_text()

@@ -118,6 +118,31 @@ def test_stop_step_then_resume_reproduces_the_uninterrupted_run(full_run: tuple[
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run: tuple[dict, Path],
+                                                                       tmp_path: Path) -> None:
+    """Stop at step 10 of a 20-step schedule, resume with 30 steps and a curriculum: the first schedule is
+    recorded as an earlier stage, and a fresh run from the recorded config gives the same losses and weights."""
+    settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "stop_step": 10}
+    run = train(TrainConfig(**settings), show_progress=False)
+    changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25}
+    train(TrainConfig(**changed), show_progress=False)
+    recorded = json.loads((run / "train_config.json").read_text())
+    first = TrainConfig(**settings)
+    assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
+                                    "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0}]
+    assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
+    lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
+    assert lr[5] == learning_rate(first, 4)
+    assert lr[15] == learning_rate(TrainConfig(**changed), 14)
+    again = train(TrainConfig(**{**recorded, "out_dir": str(tmp_path / "again")}), show_progress=False)
+    assert losses(again) == losses(run)
+    a = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(again / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    train(TrainConfig(**{**changed, "max_minutes": 1.0}), show_progress=False)  # same schedule: no new stage
+    assert json.loads((run / "train_config.json").read_text())["earlier"] == recorded["earlier"]
+
+
 def test_resume_continues_the_step_counter(full_run: tuple[dict, Path], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     settings = {**full_run[0], "out_dir": str(tmp_path / "run")}

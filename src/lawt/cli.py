@@ -19,7 +19,9 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--config", type=Path, help="JSON file of settings (flags override it)")
     for f in fields(TrainConfig):
-        default = f.default if f.default is not MISSING else None
+        if f.default is MISSING:
+            continue  # earlier stages come from a config file or a resumed run, not from flags
+        default = f.default
         kind = parse_boolean if isinstance(default, bool) else type(default)
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, type=kind, default=None,
                             help=f"default: {default!r}")
@@ -37,7 +39,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from lawt.train import TrainConfig, train
 
     settings = json.loads(args.config.read_text()) if args.config else {}
-    settings.update({f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None})
+    flags = {f.name: getattr(args, f.name, None) for f in fields(TrainConfig)}
+    settings.update({name: value for name, value in flags.items() if value is not None})
     try:
         cfg = TrainConfig.from_dict(settings)
         cfg.check()

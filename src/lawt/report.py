@@ -141,5 +141,15 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
                   f"lawt eval runs/{name}-reproduce/last --problems 10000", "```", "",
                   f"Recipe: {recipe['encoding']} layout, {recipe['enc_layers']}/{recipe['dec_layers']} layers, width "
                   f"{recipe['d_model']}, sizes `{recipe['sizes']}`, {training['examples']:,} examples "
-                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours). Expected: {expected}.", ""]
+                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours).{_stages(recipe)} Expected: {expected}.", ""]
     out.write_text("\n".join(lines) + "\n")
+
+
+def _stages(recipe: dict) -> str:
+    """How a recipe's schedule changed on resume (kept in its ``earlier`` field, replayed by ``lawt train``)."""
+    stages = [*recipe.get("earlier", []), {"until_step": None, **recipe}]
+    if len(stages) == 1:
+        return ""
+    parts = [f"a {s['steps']:,}-step schedule (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g})"
+             + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
+    return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."

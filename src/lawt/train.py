@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -64,6 +64,8 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 for width >= 256 on bf16 hardware, else fp32), fp32 or bf16
     init_from: str = ""  # a shipped model folder to start from (weights only)
     out_dir: str = "runs/default"
+    # Schedules a resumed run trained under before its settings changed: [{"until_step": N, <schedule>}].
+    earlier: list[dict] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -80,6 +82,24 @@ class TrainConfig:
         parse_sizes(op, self.sizes)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
+
+
+SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps")
+
+
+def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
+    """The settings step ``step`` trains under: an earlier stage's schedule until its ``until_step``."""
+    for stage in cfg.earlier:
+        if step < stage["until_step"]:
+            return replace(cfg, **{k: stage[k] for k in SCHEDULE_FIELDS}, earlier=[])
+    return cfg
+
+
+def record_stage(cfg: TrainConfig, saved: dict, step: int) -> None:
+    """On resume, keep the saved run's schedule as a stage of ``cfg`` if the new settings change it."""
+    cfg.earlier = cfg.earlier or saved.get("earlier", [])
+    if step and any(saved.get(k) != getattr(cfg, k) for k in SCHEDULE_FIELDS):
+        cfg.earlier = [*cfg.earlier, {"until_step": step, **{k: saved[k] for k in SCHEDULE_FIELDS}}]
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -193,6 +213,9 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state(state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0])
         counters.update(state["counters"])
+        saved = out / "train_config.json"
+        if saved.exists():
+            record_stage(cfg, json.loads(saved.read_text()), counters["step"])
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -224,8 +247,11 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     model.train()
     while counters["step"] < cfg.steps:
         step = counters["step"]
+        schedule = schedule_at(cfg, step)
+        lr = learning_rate(schedule, step)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
+            group["lr"] = lr
+        sampler.curriculum_steps = schedule.curriculum_steps
         batch = sampler.batch(cfg.batch_size, step)
         src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
         src_mask = None if batch.src_mask is None else batch.src_mask.to(device, non_blocking=True)
@@ -255,7 +281,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             counters["wall_seconds"] += now - wall_mark
             cpu_mark, wall_mark = cpu_now, now
             record = {"step": counters["step"], "examples": counters["examples"],
-                      "loss": counters["window_loss"] / counters["window_steps"], "lr": learning_rate(cfg, step),
+                      "loss": counters["window_loss"] / counters["window_steps"], "lr": lr,
                       "grad_norm": float(grad_norm), "examples_per_s": window_examples / (now - window_start),
                       "cpu_seconds": round(counters["cpu_seconds"], 1),
                       "wall_seconds": round(counters["wall_seconds"], 1)}
