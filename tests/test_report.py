@@ -70,6 +70,6 @@ def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> 
     (candidate / "config.json").write_text(json.dumps(card))
     assert ship(candidate, zoo / "transpose", problems=20)
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
-    assert ("Trained in stages, which the config replays: a 20-step schedule (curriculum 0, lr 0.003) until "
-            "step 10, then a 30-step schedule (curriculum 0, lr 0.0005) to the end.") in (
+    assert ("Trained in stages, which the config replays: the schedule of 20 steps (curriculum 0, lr 0.003) "
+            "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in (
         tmp_path / "REPRODUCE.md").read_text()

@@ -150,6 +150,6 @@ def _stages(recipe: dict) -> str:
     stages = [*recipe.get("earlier", []), {"until_step": None, **recipe}]
     if len(stages) == 1:
         return ""
-    parts = [f"a {s['steps']:,}-step schedule (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g})"
+    parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g})"
              + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."
