@@ -73,3 +73,18 @@ def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> 
     assert ("Trained in stages, which the config replays: the schedule of 20 steps (curriculum 0, lr 0.003) "
             "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in (
         tmp_path / "REPRODUCE.md").read_text()
+
+
+def test_reproduce_names_the_weight_decay_of_each_stage_when_it_changed(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
+    card = read_card(candidate)
+    card["training"]["recipe"].update(steps=30, weight_decay=1.0, earlier=[
+        {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0,
+         "weight_decay": 0.01}])
+    (candidate / "config.json").write_text(json.dumps(card))
+    assert ship(candidate, zoo / "transpose", problems=20)
+    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    text = (tmp_path / "REPRODUCE.md").read_text()
+    assert ("the schedule of 20 steps (curriculum 0, lr 0.003, weight decay 0.01) until step 10, then the schedule "
+            "of 30 steps (curriculum 0, lr 0.0005, weight decay 1) to the end.") in text

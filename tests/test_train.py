@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
 from lawt.ops import get_operation
-from lawt.train import TrainConfig, learning_rate, train
+from lawt.train import TrainConfig, learning_rate, record_stage, schedule_at, train
 from lawt.zoo import load_model
 
 
@@ -120,16 +121,18 @@ def test_stop_step_then_resume_reproduces_the_uninterrupted_run(full_run: tuple[
 
 def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run: tuple[dict, Path],
                                                                        tmp_path: Path) -> None:
-    """Stop at step 10 of a 20-step schedule, resume with 30 steps and a curriculum: the first schedule is
-    recorded as an earlier stage, and a fresh run from the recorded config gives the same losses and weights."""
+    """Stop at step 10 of a 20-step schedule, resume with 30 steps, a curriculum and a stronger weight decay: the
+    first schedule is recorded as an earlier stage, and a fresh run from the recorded config gives the same
+    losses and weights."""
     settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "stop_step": 10}
     run = train(TrainConfig(**settings), show_progress=False)
-    changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25}
+    changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25, "weight_decay": 0.5}
     train(TrainConfig(**changed), show_progress=False)
     recorded = json.loads((run / "train_config.json").read_text())
     first = TrainConfig(**settings)
     assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
-                                    "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0}]
+                                    "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0,
+                                    "weight_decay": first.weight_decay}]
     assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
     lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
     assert lr[5] == learning_rate(first, 4)
@@ -311,3 +314,16 @@ def test_bf16_run_trains_and_records_its_precision(tmp_path: Path) -> None:
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     state = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
     assert all(t.dtype == torch.float32 for t in state.values() if t.is_floating_point())
+
+
+def test_stages_recorded_before_weight_decay_was_a_schedule_field_keep_the_value_they_ran_with() -> None:
+    old_stage = {"until_step": 100, "steps": 200, "warmup_steps": 10, "lr": 1e-3, "min_lr_ratio": 0.05,
+                 "curriculum_steps": 0}
+    saved = asdict(TrainConfig(steps=300, weight_decay=0.01, earlier=[old_stage]))
+    assert schedule_at(TrainConfig(**saved), 50).weight_decay == 0.01
+    resumed = TrainConfig(**{**saved, "steps": 400, "weight_decay": 1.0})
+    record_stage(resumed, saved, 250)
+    assert [s["weight_decay"] for s in resumed.earlier] == [0.01, 0.01]
+    assert [s["until_step"] for s in resumed.earlier] == [100, 250]
+    assert [schedule_at(resumed, step).weight_decay for step in (50, 150, 300)] == [0.01, 0.01, 1.0]
+    assert [schedule_at(resumed, step).steps for step in (50, 150, 300)] == [200, 300, 400]

@@ -150,6 +150,8 @@ def _stages(recipe: dict) -> str:
     stages = [*recipe.get("earlier", []), {"until_step": None, **recipe}]
     if len(stages) == 1:
         return ""
-    parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g})"
+    decays = {s.get("weight_decay", recipe["weight_decay"]) for s in stages}
+    parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
+             + (f", weight decay {s.get('weight_decay', recipe['weight_decay']):g}" if len(decays) > 1 else "") + ")"
              + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."

@@ -84,22 +84,28 @@ class TrainConfig:
         resolve_precision(self.precision, torch.device("cpu"))
 
 
-SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps")
+SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay")
 
 
 def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
-    """The settings step ``step`` trains under: an earlier stage's schedule until its ``until_step``."""
+    """The settings step ``step`` trains under: an earlier stage's schedule until its ``until_step``.
+
+    A stage recorded before a field joined the schedule lacks it, and ran with the current value.
+    """
     for stage in cfg.earlier:
         if step < stage["until_step"]:
-            return replace(cfg, **{k: stage[k] for k in SCHEDULE_FIELDS}, earlier=[])
+            return replace(cfg, **{k: stage.get(k, getattr(cfg, k)) for k in SCHEDULE_FIELDS}, earlier=[])
     return cfg
 
 
 def record_stage(cfg: TrainConfig, saved: dict, step: int) -> None:
     """On resume, keep the saved run's schedule as a stage of ``cfg`` if the new settings change it."""
-    cfg.earlier = cfg.earlier or saved.get("earlier", [])
+    earlier = cfg.earlier or saved.get("earlier", [])
     if step and any(saved.get(k) != getattr(cfg, k) for k in SCHEDULE_FIELDS):
-        cfg.earlier = [*cfg.earlier, {"until_step": step, **{k: saved[k] for k in SCHEDULE_FIELDS}}]
+        # Stages that predate a schedule field ran with the saved value of it: write it down before it changes.
+        earlier = [{"until_step": s["until_step"], **{k: s.get(k, saved[k]) for k in SCHEDULE_FIELDS}} for s in earlier]
+        earlier = [*earlier, {"until_step": step, **{k: saved[k] for k in SCHEDULE_FIELDS}}]
+    cfg.earlier = earlier
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -251,6 +257,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         lr = learning_rate(schedule, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
+        optimizer.param_groups[0]["weight_decay"] = schedule.weight_decay  # the decayed group
         sampler.curriculum_steps = schedule.curriculum_steps
         batch = sampler.batch(cfg.batch_size, step)
         src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
