@@ -10,7 +10,8 @@ override the recipe (e.g. ``--set steps=20000 --set stop_step=0`` to train furth
 
     python scripts/train_zoo.py --from-run runs/matvec-long matvec
 
-ships a run trained some other way (``lawt train``) in the same manner, without training.
+ships a run trained some other way (``lawt train``) in the same manner, without training; ``--model last``
+ships the run's final weights instead of its best-evaluated ones (the run's own evaluations are small).
 """
 
 from __future__ import annotations
@@ -37,9 +38,9 @@ def recipe(operation: str, overrides: list[str], minutes: float) -> TrainConfig:
     return TrainConfig.from_dict(settings)
 
 
-def record_recipe(operation: str, run: Path) -> None:
+def record_recipe(operation: str, model: Path) -> None:
     """Write the shipped model's exact recipe to ``configs/``: the fitted schedule, stopped at its step."""
-    settings = json.loads((run / "best" / "config.json").read_text())["training"]
+    settings = json.loads((model / "config.json").read_text())["training"]
     recipe = {**settings["recipe"], "max_minutes": 0.0, "fit_schedule": False, "stop_step": settings["steps"]}
     (CONFIGS / f"{operation}.json").write_text(json.dumps(recipe, indent=1) + "\n")
 
@@ -51,14 +52,15 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--problems", type=int, default=10_000, help="evaluation problems before shipping")
     parser.add_argument("--from-run", type=Path, help="ship this run folder instead of training (one operation)")
+    parser.add_argument("--model", choices=("best", "last"), default="best", help="which of the run's models to ship")
     args = parser.parse_args()
     if args.from_run and len(args.operations) != 1:
         parser.error("--from-run takes exactly one operation")
     keep_freed_memory()
     for operation in args.operations:
         out = args.from_run or train(recipe(operation, args.set, args.minutes), show_progress=False)
-        if ship(out / "best", problems=args.problems):
-            record_recipe(operation, out)
+        if ship(out / args.model, problems=args.problems):
+            record_recipe(operation, out / args.model)
 
 
 if __name__ == "__main__":
