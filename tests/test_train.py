@@ -327,3 +327,16 @@ def test_stages_recorded_before_weight_decay_was_a_schedule_field_keep_the_value
     assert [s["until_step"] for s in resumed.earlier] == [100, 250]
     assert [schedule_at(resumed, step).weight_decay for step in (50, 150, 300)] == [0.01, 0.01, 1.0]
     assert [schedule_at(resumed, step).steps for step in (50, 150, 300)] == [200, 300, 400]
+
+
+def test_a_resume_keeps_the_runs_own_stages_over_a_stale_copy_in_its_settings() -> None:
+    first = {"until_step": 100, "steps": 100, "warmup_steps": 10, "lr": 1e-3, "min_lr_ratio": 0.05,
+             "curriculum_steps": 0, "weight_decay": 0.01}
+    second = {**first, "until_step": 200, "steps": 200}
+    saved = asdict(TrainConfig(steps=300, earlier=[first, second]))
+    resumed = TrainConfig(**{**saved, "earlier": [first]})  # settings copied from the run before its last resume
+    record_stage(resumed, saved, 250)
+    assert resumed.earlier == [first, second]
+    longer = TrainConfig(**{**saved, "steps": 400, "earlier": [first]})
+    record_stage(longer, saved, 300)
+    assert [s["until_step"] for s in longer.earlier] == [100, 200, 300]

@@ -99,8 +99,12 @@ def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
 
 
 def record_stage(cfg: TrainConfig, saved: dict, step: int) -> None:
-    """On resume, keep the saved run's schedule as a stage of ``cfg`` if the new settings change it."""
-    earlier = cfg.earlier or saved.get("earlier", [])
+    """On resume, keep the saved run's schedule as a stage of ``cfg`` if the new settings change it.
+
+    The run's own record of its stages wins over the ``earlier`` of the settings it resumes with, which may be
+    a copy from before its last stage.
+    """
+    earlier = saved["earlier"] if saved.get("earlier") else cfg.earlier
     if step and any(saved.get(k) != getattr(cfg, k) for k in SCHEDULE_FIELDS):
         # Stages that predate a schedule field ran with the saved value of it: write it down before it changes.
         earlier = [{"until_step": s["until_step"], **{k: s.get(k, saved[k]) for k in SCHEDULE_FIELDS}} for s in earlier]
