@@ -258,3 +258,16 @@ def test_train_refuses_bad_settings_before_any_work(flag: str, value: str, messa
     code, _, err = run(["train", flag, value, "--steps", "1", "--out-dir", str(out_dir)], capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert not out_dir.exists()
+
+
+def test_eval_of_a_shipped_model_leaves_its_folder_as_shipped(tiny_zoo: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("lawt.zoo.ZOO_DIR", tiny_zoo)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in (tiny_zoo / "sum").iterdir())
+    code, out, _ = run(["eval", str(tiny_zoo / "sum"), "--problems", "10"], capsys)
+    assert code == 0 and "report: sum-evaluation.json" in out
+    assert sorted(p.name for p in (tiny_zoo / "sum").iterdir()) == before
+    assert json.loads((tmp_path / "sum-evaluation.json").read_text())["operation"] == "sum"
+    assert (tmp_path / "sum-evaluation.png").exists()

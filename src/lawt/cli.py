@@ -52,6 +52,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def default_report(model: Path, operation: str) -> Path:
+    """Where ``lawt eval`` writes without ``--out``: beside the model, unless it is a shipped one, whose card and
+    plot stay as shipped (the report then goes to ``<operation>-evaluation.json`` here)."""
+    from lawt import zoo
+
+    if model.resolve().is_relative_to(zoo.ZOO_DIR.resolve()):
+        return Path(f"{operation}-evaluation.json")
+    return model / "evaluation.json"
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from lawt.data import parse_sizes
     from lawt.evaluate import evaluate, write_report
@@ -67,7 +77,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         names = args.distributions.split(",") if args.distributions else op.report_distributions(trained_on)
     report = evaluate(loaded.model, loaded.codec, op, sizes, total=args.problems, seed=args.seed,
                       distributions=names)
-    out = args.out or (args.model / "evaluation.json")
+    out = args.out or default_report(args.model, op.name)
     write_report(report, out, out.with_suffix(".png"))
     for name, table in report["distributions"].items():
         overall = ", ".join(f"{k} {100 * v:.1f}%" for k, v in table["overall"].items())
@@ -231,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="", help="default: the sizes the model was trained on")
     p.add_argument("--distributions", default="", help="comma-separated, or 'all'")
     p.add_argument("--seed", type=int, default=12345)
-    p.add_argument("--out", type=Path, help="JSON report (a PNG is written beside it)")
+    p.add_argument("--out", type=Path, help="JSON report, a PNG beside it (default: beside the model; for a "
+                   "shipped model, <operation>-evaluation.json in the current folder)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("ship", help="evaluate a trained model and copy it into the zoo if it beats the shipped one")
