@@ -147,11 +147,13 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
 
 def _stages(recipe: dict) -> str:
     """How a recipe's schedule changed on resume (kept in its ``earlier`` field, replayed by ``lawt train``)."""
-    stages = [*recipe.get("earlier", []), {"until_step": None, **recipe}]
+    # A stage recorded before weight decay was a schedule setting ran with the recipe's.
+    stages = [{"weight_decay": recipe["weight_decay"], **s} for s in recipe.get("earlier", [])]
+    stages.append({**recipe, "until_step": None})
     if len(stages) == 1:
         return ""
-    decays = {s.get("weight_decay", recipe["weight_decay"]) for s in stages}
+    decay_changed = len({s["weight_decay"] for s in stages}) > 1
     parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
-             + (f", weight decay {s.get('weight_decay', recipe['weight_decay']):g}" if len(decays) > 1 else "") + ")"
+             + (f", weight decay {s['weight_decay']:g}" if decay_changed else "") + ")"
              + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."
