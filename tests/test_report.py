@@ -75,6 +75,19 @@ def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> 
         tmp_path / "REPRODUCE.md").read_text()
 
 
+def test_reproduce_names_the_sizes_a_stage_drew_more_often(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
+    card = read_card(candidate)
+    card["training"]["recipe"].update(steps=30, focus_sizes="1x1,2x1", focus_share=0.5, earlier=[
+        {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0}])
+    (candidate / "config.json").write_text(json.dumps(card))
+    assert ship(candidate, zoo / "transpose", problems=20)
+    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    assert ("until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005, 50% of batches from sizes "
+            "`1x1,2x1`) to the end.") in (tmp_path / "REPRODUCE.md").read_text()
+
+
 def test_reproduce_names_the_weight_decay_of_each_stage_when_it_changed(tmp_path: Path) -> None:
     zoo = tmp_path / "zoo"
     candidate = tiny_candidate(tmp_path / "run" / "best", 0)

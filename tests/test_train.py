@@ -121,18 +121,19 @@ def test_stop_step_then_resume_reproduces_the_uninterrupted_run(full_run: tuple[
 
 def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run: tuple[dict, Path],
                                                                        tmp_path: Path) -> None:
-    """Stop at step 10 of a 20-step schedule, resume with 30 steps, a curriculum and a stronger weight decay: the
-    first schedule is recorded as an earlier stage, and a fresh run from the recorded config gives the same
-    losses and weights."""
+    """Stop at step 10 of a 20-step schedule, resume with 30 steps, a curriculum, a stronger weight decay and a
+    focus on one size: the first schedule is recorded as an earlier stage, and a fresh run from the recorded
+    config gives the same losses and weights."""
     settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "stop_step": 10}
     run = train(TrainConfig(**settings), show_progress=False)
-    changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25, "weight_decay": 0.5}
+    changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25, "weight_decay": 0.5,
+               "focus_sizes": "2x3", "focus_share": 0.7}
     train(TrainConfig(**changed), show_progress=False)
     recorded = json.loads((run / "train_config.json").read_text())
     first = TrainConfig(**settings)
     assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
                                     "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0,
-                                    "weight_decay": first.weight_decay}]
+                                    "weight_decay": first.weight_decay, "focus_sizes": "", "focus_share": 0.0}]
     assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
     lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
     assert lr[5] == learning_rate(first, 4)
@@ -264,6 +265,39 @@ def test_batches_mix_sizes_and_follow_the_curriculum() -> None:
     assert torch.equal(a.src, b.src) and torch.equal(a.tgt_out, b.tgt_out)
 
 
+def test_focus_draws_its_share_of_batches_from_the_focus_sizes() -> None:
+    op, codec = get_operation("sum"), make_codec("entry")
+    sizes = parse_sizes(op, "1-4")
+    sampler = BatchSampler(op, codec, sizes, seed=0, batch_tokens=600)
+    sampler.set_focus([(1, 1), (2, 1)], 0.5)
+    picks = [sizes[i] for _ in range(2000) for i in sampler.pick(1, step=0)]
+    focused = sum(d in ((1, 1), (2, 1)) for d in picks) / len(picks)
+    assert 0.52 < focused < 0.61  # half from the focus, plus their 2 in 16 of the other half: 0.5625 (sd 0.011)
+    assert len(set(picks)) == len(sizes)  # the other sizes still come
+    sampler.curriculum_steps = 100
+    assert {sizes[i] for _ in range(200) for i in sampler.pick(4, step=0)} == {(1, 1)}  # only open focus sizes
+
+
+def test_focus_must_be_training_sizes_and_a_share() -> None:
+    op, codec = get_operation("sum"), make_codec("entry")
+    sampler = BatchSampler(op, codec, parse_sizes(op, "1-2"))
+    with pytest.raises(ValueError, match="not among the training sizes"):
+        sampler.set_focus([(3, 3)], 0.5)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        sampler.set_focus([(1, 1)], 1.5)
+    with pytest.raises(ValueError, match="not among the training sizes"):
+        TrainConfig(operation="sum", encoding="entry", sizes="1-2", focus_sizes="5x5", focus_share=0.5).check()
+
+
+def test_without_focus_the_batches_are_the_same_as_before() -> None:
+    op, codec = get_operation("sum"), make_codec("entry")
+    sizes = parse_sizes(op, "1-4")
+    plain, unfocused = (BatchSampler(op, codec, sizes, seed=3) for _ in range(2))
+    unfocused.set_focus([(1, 1)], 0.0)
+    for _ in range(5):
+        assert torch.equal(plain.batch(8).src, unfocused.batch(8).src)
+
+
 def test_token_budget_batches() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sampler = BatchSampler(op, codec, [(2, 2), (5, 5)], seed=0, batch_tokens=600)
@@ -327,6 +361,18 @@ def test_stages_recorded_before_weight_decay_was_a_schedule_field_keep_the_value
     assert [s["until_step"] for s in resumed.earlier] == [100, 250]
     assert [schedule_at(resumed, step).weight_decay for step in (50, 150, 300)] == [0.01, 0.01, 1.0]
     assert [schedule_at(resumed, step).steps for step in (50, 150, 300)] == [200, 300, 400]
+
+
+def test_a_resume_of_settings_saved_before_focus_existed_adds_no_stage() -> None:
+    saved = asdict(TrainConfig(steps=300))
+    for name in ("focus_sizes", "focus_share"):
+        del saved[name]
+    resumed = TrainConfig(**{**saved, "max_minutes": 5.0})
+    record_stage(resumed, saved, 250)
+    assert resumed.earlier == []
+    focused = TrainConfig(**{**saved, "focus_sizes": "1x1", "focus_share": 0.5})
+    record_stage(focused, saved, 250)
+    assert [(s["focus_sizes"], s["focus_share"]) for s in focused.earlier] == [("", 0.0)]
 
 
 def test_a_resume_keeps_the_runs_own_stages_over_a_stale_copy_in_its_settings() -> None:

@@ -30,7 +30,8 @@ class BatchSampler:
     With ``batch_tokens``, a batch instead holds one size and as many problems as fit in that many
     matrix entries (operands plus answer), so small problems come in large batches and nothing is padded.
     With ``curriculum_steps``, the largest dimension allowed grows linearly from the smallest to the
-    largest over that many steps.
+    largest over that many steps. With ``focus_share``, that share of the sizes drawn come from ``focus``
+    (the open ones among them), so sizes a model gets wrong can be trained more often.
     """
 
     def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
@@ -40,6 +41,17 @@ class BatchSampler:
         self.batch_tokens = batch_tokens
         self.gen = torch.Generator().manual_seed(seed)
         self.largest = torch.tensor([max(d) for d in sizes])
+        self.focus: list[int] = []
+        self.focus_share = 0.0
+
+    def set_focus(self, focus: list[Dims], share: float) -> None:
+        """Draw ``share`` of the sizes from ``focus`` (a subset of the sizes), the rest from all of them."""
+        unknown = [d for d in focus if d not in self.sizes]
+        if unknown:
+            raise ValueError(f"focus sizes not among the training sizes: {unknown}")
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"focus share must be between 0 and 1, not {share}")
+        self.focus, self.focus_share = [self.sizes.index(d) for d in focus], share if focus else 0.0
 
     def allowed(self, step: int) -> list[int]:
         """Indices of the sizes open at this step of the curriculum."""
@@ -50,21 +62,31 @@ class BatchSampler:
         return [i for i, m in enumerate(self.largest.tolist()) if m <= max(cap, low)]
 
     def batch(self, batch_size: int, step: int = 0) -> Encoded:
-        allowed = self.allowed(step)
         groups = 1 if self.batch_tokens else min(self.groups, batch_size)
-        picks = torch.randint(len(allowed), (groups,), generator=self.gen).tolist()
+        picks = self.pick(groups, step)
         counts = [batch_size // groups + (i < batch_size % groups) for i in range(groups)]
         if self.batch_tokens:
-            counts = [self.fitting(self.sizes[allowed[picks[0]]])]
+            counts = [self.fitting(self.sizes[picks[0]])]
         encoded = []
         for pick, count in zip(picks, counts, strict=True):
-            dims = self.sizes[allowed[pick]]
+            dims = self.sizes[pick]
             problems = self.op.generate(count, dims, self.gen, self.distribution)
             parts = self.op.solve(problems.operands)
             if problems.singular is not None:
                 parts = [torch.nan_to_num(p, nan=0.0) for p in parts]
             encoded.append(self.codec.encode(problems.operands, parts, problems.singular))
         return collate(encoded)
+
+    def pick(self, groups: int, step: int) -> list[int]:
+        """Indices of the sizes of the next batch's groups."""
+        allowed = self.allowed(step)
+        picks = [allowed[i] for i in torch.randint(len(allowed), (groups,), generator=self.gen).tolist()]
+        focus = [i for i in self.focus if i in allowed]
+        if not (self.focus_share and focus):
+            return picks
+        focused = (torch.rand(groups, generator=self.gen) < self.focus_share).tolist()
+        swaps = torch.randint(len(focus), (groups,), generator=self.gen).tolist()
+        return [focus[j] if f else i for i, f, j in zip(picks, focused, swaps, strict=True)]
 
     def fitting(self, dims: Dims) -> int:
         """Problems of this size that fit in ``batch_tokens`` entries (at least 4, at most 2048)."""

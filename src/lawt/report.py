@@ -145,15 +145,22 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
     out.write_text("\n".join(lines) + "\n")
 
 
+def _focus(schedule: dict) -> str:
+    """The sizes a schedule drew more often, if any."""
+    share = schedule.get("focus_share", 0.0)
+    return f"{share:.0%} of batches from sizes `{schedule['focus_sizes']}`" if share else ""
+
+
 def _stages(recipe: dict) -> str:
     """How a recipe's schedule changed on resume (kept in its ``earlier`` field, replayed by ``lawt train``)."""
     # A stage recorded before weight decay was a schedule setting ran with the recipe's.
     stages = [{"weight_decay": recipe["weight_decay"], **s} for s in recipe.get("earlier", [])]
     stages.append({**recipe, "until_step": None})
     if len(stages) == 1:
-        return ""
+        return f" {_focus(recipe)}." if _focus(recipe) else ""
     decay_changed = len({s["weight_decay"] for s in stages}) > 1
     parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
-             + (f", weight decay {s['weight_decay']:g}" if decay_changed else "") + ")"
+             + (f", weight decay {s['weight_decay']:g}" if decay_changed else "")
+             + (f", {_focus(s)}" if _focus(s) else "") + ")"
              + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."

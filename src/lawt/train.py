@@ -56,6 +56,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     curriculum_steps: int = 0
+    focus_sizes: str = ""  # sizes (a subset of ``sizes``) to draw ``focus_share`` of the batches from
+    focus_share: float = 0.0
     eval_every: int = 500
     eval_problems: int = 500
     checkpoint_every: int = 200
@@ -79,12 +81,14 @@ class TrainConfig:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
         make_codec(self.encoding)
-        parse_sizes(op, self.sizes)
+        BatchSampler(op, make_codec(self.encoding), parse_sizes(op, self.sizes)).set_focus(
+            parse_sizes(op, self.focus_sizes) if self.focus_sizes else [], self.focus_share)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
 
 
-SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay")
+SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay", "focus_sizes",
+                   "focus_share")
 
 
 def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
@@ -105,10 +109,13 @@ def record_stage(cfg: TrainConfig, saved: dict, step: int) -> None:
     a copy from before its last stage.
     """
     earlier = saved["earlier"] if saved.get("earlier") else cfg.earlier
-    if step and any(saved.get(k) != getattr(cfg, k) for k in SCHEDULE_FIELDS):
+    # Settings saved before a field joined the schedule ran with its default.
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    saved = {k: saved.get(k, defaults[k]) for k in SCHEDULE_FIELDS}
+    if step and any(saved[k] != getattr(cfg, k) for k in SCHEDULE_FIELDS):
         # Stages that predate a schedule field ran with the saved value of it: write it down before it changes.
         earlier = [{"until_step": s["until_step"], **{k: s.get(k, saved[k]) for k in SCHEDULE_FIELDS}} for s in earlier]
-        earlier = [*earlier, {"until_step": step, **{k: saved[k] for k in SCHEDULE_FIELDS}}]
+        earlier = [*earlier, {"until_step": step, **saved}]
     cfg.earlier = earlier
 
 
@@ -255,6 +262,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     window_examples, window_start = 0, time.time()
     cpu_mark, wall_mark = time.process_time(), time.time()
     model.train()
+    focus = ("", 0.0)
     while counters["step"] < cfg.steps:
         step = counters["step"]
         schedule = schedule_at(cfg, step)
@@ -263,6 +271,9 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             group["lr"] = lr
         optimizer.param_groups[0]["weight_decay"] = schedule.weight_decay  # the decayed group
         sampler.curriculum_steps = schedule.curriculum_steps
+        if (schedule.focus_sizes, schedule.focus_share) != focus:
+            focus = schedule.focus_sizes, schedule.focus_share
+            sampler.set_focus(parse_sizes(op, focus[0]) if focus[0] else [], focus[1])
         batch = sampler.batch(cfg.batch_size, step)
         src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
         src_mask = None if batch.src_mask is None else batch.src_mask.to(device, non_blocking=True)
