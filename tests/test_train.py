@@ -281,7 +281,7 @@ def test_focus_draws_its_share_of_batches_from_the_focus_sizes() -> None:
 def test_focus_must_be_training_sizes_and_a_share() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sampler = BatchSampler(op, codec, parse_sizes(op, "1-2"))
-    with pytest.raises(ValueError, match="not among the training sizes"):
+    with pytest.raises(ValueError, match="not among the training sizes: 3x3"):
         sampler.set_focus([(3, 3)], 0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
         sampler.set_focus([(1, 1)], 1.5)

@@ -24,6 +24,15 @@ def parse_sizes(op: Operation, spec: str) -> list[Dims]:
     return sizes
 
 
+def check_focus(op: Operation, sizes: list[Dims], focus: list[Dims], share: float) -> None:
+    """Raise a ValueError unless ``focus`` is a subset of ``sizes`` and ``share`` a fraction."""
+    unknown = [op.label(d) for d in focus if d not in sizes]
+    if unknown:
+        raise ValueError(f"focus sizes not among the training sizes: {', '.join(unknown)}")
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"focus share must be between 0 and 1, not {share}")
+
+
 class BatchSampler:
     """Draws training batches: each batch holds ``groups`` sizes, each group one size, padded together.
 
@@ -46,11 +55,7 @@ class BatchSampler:
 
     def set_focus(self, focus: list[Dims], share: float) -> None:
         """Draw ``share`` of the sizes from ``focus`` (a subset of the sizes), the rest from all of them."""
-        unknown = [d for d in focus if d not in self.sizes]
-        if unknown:
-            raise ValueError(f"focus sizes not among the training sizes: {unknown}")
-        if not 0.0 <= share <= 1.0:
-            raise ValueError(f"focus share must be between 0 and 1, not {share}")
+        check_focus(self.op, self.sizes, focus, share)
         self.focus, self.focus_share = [self.sizes.index(d) for d in focus], share if focus else 0.0
 
     def allowed(self, step: int) -> list[int]:

@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from lawt.data import BatchSampler, parse_sizes
+from lawt.data import BatchSampler, check_focus, parse_sizes
 from lawt.encodings import make_codec
 from lawt.evaluate import accuracy_table
 from lawt.hardware import autocast, process_device, resolve_precision
@@ -81,8 +81,8 @@ class TrainConfig:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
         make_codec(self.encoding)
-        BatchSampler(op, make_codec(self.encoding), parse_sizes(op, self.sizes)).set_focus(
-            parse_sizes(op, self.focus_sizes) if self.focus_sizes else [], self.focus_share)
+        check_focus(op, parse_sizes(op, self.sizes), parse_sizes(op, self.focus_sizes) if self.focus_sizes else [],
+                    self.focus_share)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
 
