@@ -269,7 +269,7 @@ def test_focus_draws_its_share_of_batches_from_the_focus_sizes() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sizes = parse_sizes(op, "1-4")
     sampler = BatchSampler(op, codec, sizes, seed=0, batch_tokens=600)
-    sampler.set_focus([(1, 1), (2, 1)], 0.5)
+    sampler.set_focus("1x1,2x1", 0.5)
     picks = [sizes[i] for _ in range(2000) for i in sampler.pick(1, step=0)]
     focused = sum(d in ((1, 1), (2, 1)) for d in picks) / len(picks)
     assert 0.52 < focused < 0.61  # half from the focus, plus their 2 in 16 of the other half: 0.5625 (sd 0.011)
@@ -282,9 +282,9 @@ def test_focus_must_be_training_sizes_and_a_share() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sampler = BatchSampler(op, codec, parse_sizes(op, "1-2"))
     with pytest.raises(ValueError, match="not among the training sizes: 3x3"):
-        sampler.set_focus([(3, 3)], 0.5)
+        sampler.set_focus("3x3", 0.5)
     with pytest.raises(ValueError, match="between 0 and 1"):
-        sampler.set_focus([(1, 1)], 1.5)
+        sampler.set_focus("1x1", 1.5)
     with pytest.raises(ValueError, match="not among the training sizes"):
         TrainConfig(operation="sum", encoding="entry", sizes="1-2", focus_sizes="5x5", focus_share=0.5).check()
 
@@ -293,7 +293,7 @@ def test_without_focus_the_batches_are_the_same_as_before() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sizes = parse_sizes(op, "1-4")
     plain, unfocused = (BatchSampler(op, codec, sizes, seed=3) for _ in range(2))
-    unfocused.set_focus([(1, 1)], 0.0)
+    unfocused.set_focus("1x1", 0.0)
     for _ in range(5):
         assert torch.equal(plain.batch(8).src, unfocused.batch(8).src)
 

@@ -24,13 +24,16 @@ def parse_sizes(op: Operation, spec: str) -> list[Dims]:
     return sizes
 
 
-def check_focus(op: Operation, sizes: list[Dims], focus: list[Dims], share: float) -> None:
-    """Raise a ValueError unless ``focus`` is a subset of ``sizes`` and ``share`` a fraction."""
+def parse_focus(op: Operation, sizes: list[Dims], spec: str, share: float) -> list[Dims]:
+    """The focus sizes of ``spec`` (none if empty); a ValueError unless they are among ``sizes`` and ``share`` is
+    a fraction."""
+    focus = parse_sizes(op, spec) if spec.strip() else []
     unknown = [op.label(d) for d in focus if d not in sizes]
     if unknown:
         raise ValueError(f"focus sizes not among the training sizes: {', '.join(unknown)}")
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"focus share must be between 0 and 1, not {share}")
+    return focus
 
 
 class BatchSampler:
@@ -53,9 +56,9 @@ class BatchSampler:
         self.focus: list[int] = []
         self.focus_share = 0.0
 
-    def set_focus(self, focus: list[Dims], share: float) -> None:
-        """Draw ``share`` of the sizes from ``focus`` (a subset of the sizes), the rest from all of them."""
-        check_focus(self.op, self.sizes, focus, share)
+    def set_focus(self, spec: str, share: float) -> None:
+        """Draw ``share`` of the sizes from the sizes ``spec`` names (a subset), the rest from all of them."""
+        focus = parse_focus(self.op, self.sizes, spec, share)
         self.focus, self.focus_share = [self.sizes.index(d) for d in focus], share if focus else 0.0
 
     def allowed(self, step: int) -> list[int]:

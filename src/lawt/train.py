@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from lawt.data import BatchSampler, check_focus, parse_sizes
+from lawt.data import BatchSampler, parse_focus, parse_sizes
 from lawt.encodings import make_codec
 from lawt.evaluate import accuracy_table
 from lawt.hardware import autocast, process_device, resolve_precision
@@ -81,8 +81,7 @@ class TrainConfig:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
         make_codec(self.encoding)
-        check_focus(op, parse_sizes(op, self.sizes), parse_sizes(op, self.focus_sizes) if self.focus_sizes else [],
-                    self.focus_share)
+        parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
 
@@ -273,7 +272,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         sampler.curriculum_steps = schedule.curriculum_steps
         if (schedule.focus_sizes, schedule.focus_share) != focus:
             focus = schedule.focus_sizes, schedule.focus_share
-            sampler.set_focus(parse_sizes(op, focus[0]) if focus[0] else [], focus[1])
+            sampler.set_focus(*focus)
         batch = sampler.batch(cfg.batch_size, step)
         src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
         src_mask = None if batch.src_mask is None else batch.src_mask.to(device, non_blocking=True)
