@@ -130,7 +130,10 @@ def test_accuracy_table_of_a_tiny_model(name: str, sizes: list[Dims], encoding: 
         assert all(0 <= v <= 1 for v in values)
         assert values == sorted(values, reverse=True)  # a looser tolerance never scores lower
     if name == "inverse":
-        assert table["invertibility"]["count"] == 21 and 0 <= table["invertibility"]["accuracy"] <= 1
+        verdict = table["invertibility"]
+        assert verdict["count"] == 21 and 0 <= verdict["accuracy"] <= 1
+        rows = table["per_size"].values()  # the overall verdict is the per-size verdicts weighted by count
+        assert sum(row["count"] * row["invertibility"] for row in rows) == pytest.approx(21 * verdict["accuracy"])
         assert set(table["near_singular"]) == {"count", *KEYS}
 
 
@@ -146,6 +149,7 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
         assert all(row[k] == 1.0 for row in table["per_size"].values() for k in KEYS)
         if name == "inverse":
             assert table["invertibility"] == {"count": 60, "accuracy": 1.0}
+            assert all(row["invertibility"] == 1.0 for row in table["per_size"].values())
             near = table["near_singular"]
             assert all(near[k] in (None, 1.0) for k in KEYS)
 

@@ -15,11 +15,12 @@ from lawt.train import TrainConfig
 from lawt.zoo import read_card, save_model
 
 
-def tiny_candidate(folder: Path, seed: int) -> Path:
+def tiny_candidate(folder: Path, seed: int, operation: str = "transpose", sizes: tuple[str, ...] = ("1x1", "1x2"),
+                   distribution: str = "uniform") -> Path:
     torch.manual_seed(seed)
     model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
-    recipe = TrainConfig(operation="transpose", sizes="1x1,1x2").__dict__
-    card = {"operation": "transpose", "encoding": "entry", "sizes": ["1x1", "1x2"], "distribution": "uniform",
+    recipe = TrainConfig(operation=operation, sizes=",".join(sizes), distribution=distribution).__dict__
+    card = {"operation": operation, "encoding": "entry", "sizes": list(sizes), "distribution": distribution,
             "training": {"examples": 640, "steps": 10, "cpu_seconds": 36.0, "wall_seconds": 18.0, "recipe": recipe},
             "evaluation": None}
     save_model(model, card, folder)
@@ -59,6 +60,19 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "lawt train --config configs/transpose.json" in reproduce and "stops at step 10" in reproduce
     assert "## sum" in reproduce and "No model shipped yet." in reproduce
     json.dumps(card)  # the card stays plain JSON
+
+
+def test_the_inverse_size_table_shows_the_verdict_per_size(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    assert ship(tiny_candidate(tmp_path / "run" / "best", 0, "inverse", ("2x2", "3x3"), "mixed"), zoo / "inverse",
+                problems=20)
+    table = read_card(zoo / "inverse")["evaluation"]["distributions"]["mixed"]
+    write_models_md(zoo, tmp_path / "MODELS.md")
+    text = (tmp_path / "MODELS.md").read_text()
+    assert "| size | problems | 5% | 2% | 1% | 0.5% | invertible? right |" in text
+    for size in ("2x2", "3x3"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {size} | 10 |"))
+        assert row.split("|")[-2].strip() == f"{100 * table['per_size'][size]['invertibility']:.1f}"
 
 
 def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> None:

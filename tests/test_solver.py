@@ -197,14 +197,16 @@ def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_mod
     ship_model(tmp_path / "inverse", "inverse", "entry", ["2x2"])
     half = dict.fromkeys(KEYS, 0.5)
     table = {"count": 10, "overall": half, "per_size": {"2x2": {"count": 10, **half}}}
+    mixed = {**table, "per_size": {"2x2": {"count": 10, **half, "invertibility": 0.8}},
+             "invertibility": {"count": 10, "accuracy": 0.9}}
     evaluation = {"operation": "inverse", "encoding": "entry", "tolerances": KEYS, "distributions": {
-        "mixed": {**table, "invertibility": {"count": 10, "accuracy": 0.9}},
+        "mixed": mixed,
         "near_singular": {**table, "overall": dict.fromkeys(KEYS, 0.1)}}}
     config = tmp_path / "inverse" / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": evaluation}))
     card = Calculator(root=tmp_path).solve("inverse", [[[2, 0], [0, 4]]]).model
     assert card is not None and card["accuracy"] == dict.fromkeys(KEYS, 0.5)
-    assert card["verdict_accuracy"] == 0.9
+    assert card["verdict_accuracy"] == 0.9 and card["verdict_accuracy_this_size"] == 0.8
     assert card["other_distributions"] == {"near_singular": dict.fromkeys(KEYS, 0.1)}
 
 

@@ -21,8 +21,8 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
                    distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500) -> dict:
     """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``.
 
-    For the inverse the result also has ``invertibility`` (share of right verdicts) and
-    ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
+    For the inverse the result also has ``invertibility`` (share of right verdicts, also in every size's
+    row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
     """
     gen = torch.Generator().manual_seed(seed)
     per_size: dict[str, dict] = {}
@@ -34,6 +34,7 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
         if n == 0:
             continue
         size_hits = {tolerance_key(t): 0 for t in TOLERANCES}
+        size_verdicts_right = 0
         for start in range(0, n, batch_size):
             problems = op.generate(min(batch_size, n - start), dims, gen, distribution)
             prediction = predict(model, codec, op, problems.operands, dims)
@@ -42,14 +43,17 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             for key, mask in ok.items():
                 size_hits[key] += int(mask.sum())
             if problems.singular is not None:
-                verdicts += len(err)
-                verdict_right += int((prediction.not_invertible == problems.singular).sum())
+                size_verdicts_right += int((prediction.not_invertible == problems.singular).sum())
                 cond = condition_number(problems.operands[0])
                 hard = (cond > 1e6) & ~problems.singular
                 near["count"] += int(hard.sum())
                 for key, mask in ok.items():
                     near[key] += int((mask & hard).sum())
         per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}
+        if problems.singular is not None:
+            per_size[op.label(dims)]["invertibility"] = size_verdicts_right / n
+            verdicts += n
+            verdict_right += size_verdicts_right
         for key in hits:
             hits[key] += size_hits[key]
         count += n

@@ -16,9 +16,13 @@ def _percent(value: float | None) -> str:
 
 
 def _size_table(table: dict) -> list[str]:
-    lines = ["| size | problems | " + " | ".join(TOLERANCES) + " |", "|---|---|" + "---|" * len(TOLERANCES)]
+    """Accuracy per size at each tolerance, and for the inverse the share of right *invertible?* verdicts."""
+    verdicts = all("invertibility" in row for row in table["per_size"].values())
+    columns = [*TOLERANCES, *(["invertible? right"] if verdicts else [])]
+    lines = ["| size | problems | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for size, row in table["per_size"].items():
-        lines.append(f"| {size} | {row['count']} | " + " | ".join(_percent(row[t]) for t in TOLERANCES) + " |")
+        cells = [_percent(row[t]) for t in TOLERANCES] + ([_percent(row["invertibility"])] if verdicts else [])
+        lines.append(f"| {size} | {row['count']} | " + " | ".join(cells) + " |")
     return lines
 
 

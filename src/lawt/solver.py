@@ -100,6 +100,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
     evaluation = card.get("evaluation") or {}
     tables = evaluation.get("distributions", {})
     main = next(iter(tables.values()), None)
+    this_size = main["per_size"].get(size) if main and size else None
     return {
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
         "encoder_layers": arch["enc_layers"], "decoder_layers": arch["dec_layers"], "width": arch["d_model"],
@@ -108,9 +109,10 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "training_cpu_hours": round(card.get("training", {}).get("cpu_seconds", 0) / 3600, 3),
         "distribution": card.get("distribution"),
         "accuracy": main["overall"] if main else None,
-        "accuracy_this_size": (main["per_size"].get(size) if main and size else None),
+        "accuracy_this_size": this_size,
         "evaluated_on": main["count"] if main else 0,
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
+        "verdict_accuracy_this_size": (this_size or {}).get("invertibility"),
         "other_distributions": {name: table["overall"] for name, table in list(tables.items())[1:]},
     }
 

@@ -84,6 +84,7 @@ class ModelCard(BaseModel):
     accuracy_this_size: dict[str, float | None] | None
     evaluated_on: int
     verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
+    verdict_accuracy_this_size: float | None = None  # the same at the asked size, when the card has it
     other_distributions: dict[str, dict[str, float | None]] = {}  # accuracy on the other test sets
 
 

@@ -213,6 +213,9 @@ function renderCard(answer) {
   if (card.verdict_accuracy !== null && card.verdict_accuracy !== undefined) {
     rows.push(["Invertible? verdict right", `${fmt(100 * card.verdict_accuracy)}%`]);
   }
+  if (card.verdict_accuracy_this_size !== null && card.verdict_accuracy_this_size !== undefined) {
+    rows.push([`Invertible? verdict right at ${answer.size}`, `${fmt(100 * card.verdict_accuracy_this_size)}%`]);
+  }
   for (const [name, table] of Object.entries(card.other_distributions || {})) {
     rows.push([`Accuracy on ${name.replaceAll("_", "-")} test`, percent(table)]);
   }
