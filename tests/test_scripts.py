@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ship_tiny
+import torch
+from conftest import ship_tiny, tiny_model
+
+from lawt.encodings import ENTRY_NOT_INVERTIBLE
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -35,3 +38,23 @@ def test_digit_errors_refuses_a_token_layout(tmp_path: Path) -> None:
     result = run_script("digit_errors.py", str(tmp_path / "sum"), "--size", "2x2", "--problems", "4")
     assert result.returncode == 2
     assert "not a three-digit entry-layout model" in result.stderr
+
+
+def test_verdict_errors_of_a_model_that_always_says_not_invertible(tmp_path: Path) -> None:
+    model = tiny_model("entry", 0)
+    with torch.no_grad():
+        model.heads[1].bias[ENTRY_NOT_INVERTIBLE] = 50.0  # "not invertible" whatever the sign
+    ship_tiny(tmp_path / "inverse", "inverse", "entry", ["2x2", "3x3"], model=model)
+    result = run_script("verdict_errors.py", str(tmp_path / "inverse"), "--problems", "8")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["per_size"]
+    assert list(rows) == ["2x2", "3x3"]
+    for row in rows.values():
+        assert row["invertible"] == {"greedy_wrong": 1.0, "probability_wrong": 1.0}
+        assert row["rank_deficient"] == {"greedy_wrong": 0.0, "probability_wrong": 0.0}
+
+
+def test_verdict_errors_refuses_another_operation(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "sum", "sum", "entry", ["2x2"])
+    result = run_script("verdict_errors.py", str(tmp_path / "sum"), "--problems", "4")
+    assert result.returncode == 2 and "not an entry-layout inverse model" in result.stderr

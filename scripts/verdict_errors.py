@@ -1,0 +1,72 @@
+"""How an entry-layout inverse model's *invertible?* verdict goes wrong, per size; prints JSON.
+
+    python scripts/verdict_errors.py src/lawt/zoo/inverse --problems 1000
+    python scripts/verdict_errors.py runs/exp/inverse-3x3/last --sizes 3x3
+
+For each size, invertible (uniform) and rank-deficient matrices are tested apart: the share of each answered
+wrongly by greedy decoding, and what a verdict from the model's own probability of "not invertible" at the
+first answer position (over both signs, said when above one half) would get instead. The greedy decoder picks
+the most likely exponent class, so "not invertible" can win against exponents that share the rest of the
+probability; the second verdict shows whether that, and not what the model knows, is what goes wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
+from lawt.predict import predict
+from lawt.zoo import LoadedModel, load_model
+
+
+def not_invertible_probability(loaded: LoadedModel, operands: list[torch.Tensor], n: int) -> torch.Tensor:
+    """P(sign, exponent = "not invertible") at the first answer position, summed over the sign, [B]."""
+    model, codec = loaded.model, loaded.codec
+    batch = operands[0].shape[0]
+    src = codec.encode_operands(operands)
+    slots = codec.slots(loaded.op.answer_shapes((n,)), batch)[:, :1]
+    bos = torch.tensor(codec.bos).expand(batch, 1, len(model.heads))
+    with torch.no_grad():
+        h = model.hidden(torch.cat([bos, slots], dim=-1), model.encode(src, None), None)[:, -1]
+        chosen = torch.zeros(batch, len(model.heads), dtype=torch.long)
+        sign = model.field_logits(h, chosen, 0).float().softmax(-1)
+        total = torch.zeros(batch)
+        for s in (0, 1):
+            chosen[:, 0] = s
+            exponent = model.field_logits(h, chosen, 1).float().softmax(-1)
+            total += sign[:, s] * exponent[:, ENTRY_NOT_INVERTIBLE]
+    return total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="an inverse model folder (config.json + model.safetensors)")
+    parser.add_argument("--sizes", default="", help="comma-separated, e.g. 3x3,4x4 (default: the model's sizes)")
+    parser.add_argument("--problems", type=int, default=1000, help="per size and per kind of matrix")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    loaded = load_model(args.model)
+    if loaded.op.name != "inverse" or not isinstance(loaded.codec, EntryCodec):
+        parser.error(f"{args.model}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
+    sizes = [loaded.op.parse_label(s) for s in args.sizes.split(",")] if args.sizes else loaded.sizes
+    gen = torch.Generator().manual_seed(args.seed)
+    rows = {}
+    for dims in sizes:
+        row = {}
+        for kind, singular in (("invertible", False), ("rank_deficient", True)):
+            problems = loaded.op.generate(args.problems, dims, gen, "singular" if singular else "uniform")
+            greedy = predict(loaded.model, loaded.codec, loaded.op, problems.operands, dims).not_invertible
+            by_probability = not_invertible_probability(loaded, problems.operands, dims[0]) > 0.5
+            row[kind] = {"greedy_wrong": round(float((greedy != singular).float().mean()), 4),
+                         "probability_wrong": round(float((by_probability != singular).float().mean()), 4)}
+        rows[loaded.op.label(dims)] = row
+    print(json.dumps({"model": str(args.model), "problems": args.problems, "per_size": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
