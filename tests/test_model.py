@@ -221,6 +221,31 @@ def test_value_embedding_sees_the_number_each_position_spells() -> None:
     assert torch.allclose(model.tgt_value(tgt_in)[0, 1:], expected[:-1], atol=1e-4)
 
 
+def test_the_mantissa_feature_is_the_same_for_a_number_and_its_tenfold() -> None:
+    codec = make_codec("entry")
+    model = Seq2Seq.for_codec(codec, d_model=8, n_heads=2, value_embedding=True, value_mantissa=True)
+    model.src_value.proj = torch.nn.Identity()
+    a = torch.tensor([[[0.25, -2.5], [25.0, 0.0]]], dtype=torch.float64)
+    features = model.src_value(codec.encode_operands([a]))[0]
+    assert torch.allclose(features[:, 2], torch.tensor([0.25, -0.25, 0.25, 0.0]))
+    assert torch.allclose(features[:, 0], torch.tensor([0.025, -0.25, 2.5, 0.0]))  # the line still tells them apart
+
+
+def test_starting_from_a_model_without_the_mantissa_feature_changes_no_answer() -> None:
+    codec, op = make_codec("entry"), get_operation("matvec")
+    torch.manual_seed(0)
+    before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True).eval()
+    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True, value_mantissa=True).eval()
+    after.start_from(before)
+    assert after.src_value.proj.weight.shape == (16, 3) and not after.src_value.proj.weight[:, 2].any()
+    problems = op.generate(6, (3, 2), torch.Generator().manual_seed(1))
+    batch = codec.encode(problems.operands, op.solve(problems.operands))
+    logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), None) for model in (before, after)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-6)
+    with pytest.raises(RuntimeError):  # any other difference is refused, not silently dropped
+        Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True, enc_layers=2).start_from(before)
+
+
 def test_value_embedding_needs_an_entry_layout() -> None:
     with pytest.raises(ValueError, match="entry layout"):
         Seq2Seq.for_codec(make_codec("P1000"), d_model=8, n_heads=2, value_embedding=True)

@@ -289,6 +289,12 @@ def test_focus_must_be_training_sizes_and_a_share() -> None:
         TrainConfig(operation="sum", encoding="entry", sizes="1-2", focus_sizes="5x5", focus_share=0.5).check()
 
 
+def test_the_mantissa_feature_needs_the_value_embedding() -> None:
+    with pytest.raises(ValueError, match="set value_embedding too"):
+        TrainConfig(operation="matvec", encoding="entry", value_mantissa=True).check()
+    TrainConfig(operation="matvec", encoding="entry", value_embedding=True, value_mantissa=True).check()
+
+
 def test_without_focus_the_batches_are_the_same_as_before() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sizes = parse_sizes(op, "1-4")

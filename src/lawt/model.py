@@ -34,6 +34,7 @@ class ModelConfig:
     dec_layers: int = 1
     ffn_mult: int = 4
     value_embedding: bool = False  # add an embedding of each number's value (entry layouts only)
+    value_mantissa: bool = False  # the value embedding also gets the signed mantissa alone, a scale-free feature
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
     src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
     tgt_number_fields: list[int] = field(default_factory=list)
@@ -61,17 +62,23 @@ class FieldEmbedding(nn.Module):
 
 class ValueEmbedding(nn.Module):
     """Embedding of the value a position's number fields spell: a linear map of two features,
-    v/10 (with |v| capped at 1000) and sign(v)·log10(1 + |v|)/3.
+    v/10 (with |v| capped at 1000) and sign(v)·log10(1 + |v|)/3, and with ``with_mantissa`` a third,
+    sign(v)·m/1000 for the three-digit mantissa m.
 
     Digit embeddings name a number; this gives the model its magnitude on a line, so sums and averages
-    of values are linear in the residual stream. Positions that hold no number (BOS, verdicts) get zero.
+    of values are linear in the residual stream. On that line a small value is a small signal, so a
+    product read off it is precise in absolute, not relative, terms; the mantissa feature is the same for
+    0.25 and 25, so a product of mantissas is as precise for small numbers as for large ones.
+    Positions that hold no number (BOS, verdicts) get zero.
     """
 
-    def __init__(self, number_fields: list[int], exponent_min: int, n_exponents: int, d_model: int) -> None:
+    def __init__(self, number_fields: list[int], exponent_min: int, n_exponents: int, d_model: int,
+                 with_mantissa: bool = False) -> None:
         super().__init__()
         self.sign, self.exponent, *self.mantissa = number_fields
         self.exponent_min, self.n_exponents = exponent_min, n_exponents
-        self.proj = nn.Linear(2, d_model, bias=False)
+        self.with_mantissa = with_mantissa
+        self.proj = nn.Linear(3 if with_mantissa else 2, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         mantissa = x[..., self.mantissa[0]]
@@ -83,8 +90,10 @@ class ValueEmbedding(nn.Module):
         sign = torch.where(x[..., self.sign] == 1, -1.0, 1.0) * present
         capped = torch.pow(10.0, log_magnitude.clamp(max=3.0))  # |v|, at most 1000
         logarithmic = torch.where(log_magnitude > 3, log_magnitude, torch.log10(1 + capped))
-        linear = capped / 10
-        return self.proj(torch.stack([sign * linear, sign * logarithmic / 3], dim=-1))
+        features = [sign * capped / 10, sign * logarithmic / 3]
+        if self.with_mantissa:
+            features.append(sign * mantissa.float() / 1000)
+        return self.proj(torch.stack(features, dim=-1))
 
 
 class Attention(nn.Module):
@@ -260,8 +269,10 @@ class Seq2Seq(nn.Module):
         self.src_value = self.tgt_value = None
         if cfg.value_embedding:
             n_exponents = cfg.src_fields[cfg.src_number_fields[1]]
-            self.src_value = ValueEmbedding(cfg.src_number_fields, cfg.exponent_min, n_exponents, d)
-            self.tgt_value = ValueEmbedding(cfg.tgt_number_fields, cfg.exponent_min, n_exponents, d)
+            self.src_value = ValueEmbedding(cfg.src_number_fields, cfg.exponent_min, n_exponents, d,
+                                            cfg.value_mantissa)
+            self.tgt_value = ValueEmbedding(cfg.tgt_number_fields, cfg.exponent_min, n_exponents, d,
+                                            cfg.value_mantissa)
         self.conditions = nn.ModuleList(
             FieldEmbedding(cfg.out_fields[:k], d) for k in range(1, len(cfg.out_fields))
         )
@@ -290,6 +301,16 @@ class Seq2Seq(nn.Module):
             numbers = dict(src_number_fields=src_fields, tgt_number_fields=tgt_fields, exponent_min=exponent_min)
         return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
                                out_fields=codec.out_fields, **numbers, **arch))
+
+    def start_from(self, other: Seq2Seq) -> None:
+        """Copy ``other``'s weights. ``other`` may lack the value embedding's mantissa feature: its weights
+        then start at zero, so this model computes what ``other`` does until training uses the feature."""
+        state = other.state_dict()
+        for name, mine in self.state_dict().items():
+            theirs = state.get(name)
+            if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
+                state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
+        self.load_state_dict(state)
 
     def embed_source(self, src: torch.Tensor) -> torch.Tensor:
         x = self.src_embed(src)

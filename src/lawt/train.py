@@ -42,6 +42,7 @@ class TrainConfig:
     dec_layers: int = 1
     ffn_mult: int = 4
     value_embedding: bool = False  # entry layouts: also embed each number's value
+    value_mantissa: bool = False  # with the value embedding: also its signed mantissa, a scale-free feature
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
@@ -81,6 +82,8 @@ class TrainConfig:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
         make_codec(self.encoding)
+        if self.value_mantissa and not self.value_embedding:
+            raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
         op._check_distribution(self.distribution)
         resolve_precision(self.precision, torch.device("cpu"))
@@ -208,9 +211,10 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     torch.manual_seed(cfg.seed)
     model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
-                              value_embedding=cfg.value_embedding, head_hidden=cfg.head_hidden)
+                              value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
+                              head_hidden=cfg.head_hidden)
     if cfg.init_from:
-        model.load_state_dict(load_model(Path(cfg.init_from)).model.state_dict())
+        model.start_from(load_model(Path(cfg.init_from)).model)
     model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
