@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import ship_tiny, tiny_model
 
@@ -58,3 +59,16 @@ def test_verdict_errors_refuses_another_operation(tmp_path: Path) -> None:
     ship_tiny(tmp_path / "sum", "sum", "entry", ["2x2"])
     result = run_script("verdict_errors.py", str(tmp_path / "sum"), "--problems", "4")
     assert result.returncode == 2 and "not an entry-layout inverse model" in result.stderr
+
+
+def test_error_by_magnitude_splits_every_size_into_quartiles(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "matvec", "matvec", "entry", ["2x2", "1x3"])
+    result = run_script("error_by_magnitude.py", str(tmp_path / "matvec"), "--problems", "40")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["per_size"]
+    assert list(rows) == ["2x2", "1x3"]
+    for row in rows.values():
+        assert row["answer_norm_quartiles"] == sorted(row["answer_norm_quartiles"])
+        quartiles = row["by_quartile"]
+        assert len(quartiles) == 4  # ten problems each: the overall accuracy is their mean
+        assert sum(q["accuracy_5%"] for q in quartiles) / 4 == pytest.approx(row["accuracy_5%"])
