@@ -62,6 +62,21 @@ def test_ship_then_report(tmp_path: Path) -> None:
     json.dumps(card)  # the card stays plain JSON
 
 
+def test_shipping_the_shipped_model_measures_its_card_again(tmp_path: Path) -> None:
+    folder = tmp_path / "zoo" / "transpose"
+    assert ship(tiny_candidate(tmp_path / "run" / "best", 0), folder, problems=40)
+    card = read_card(folder)
+    stale = {**card, "evaluation": {**card["evaluation"], "distributions": {}}}  # as if measured by older code
+    (folder / "config.json").write_text(json.dumps(stale))
+    weights = (folder / "model.safetensors").read_bytes()
+    assert ship(folder, folder, problems=40)
+    again = read_card(folder)
+    assert again["evaluation"] == card["evaluation"]  # the same seeded problems, the same answers
+    assert again["history"] == card["history"] and again["training"] == card["training"]
+    assert (folder / "model.safetensors").read_bytes() == weights
+    assert not (folder / "evaluation.json").exists() and (folder / "evaluation.png").exists()
+
+
 def test_the_inverse_size_table_shows_the_verdict_per_size(tmp_path: Path) -> None:
     zoo = tmp_path / "zoo"
     assert ship(tiny_candidate(tmp_path / "run" / "best", 0, "inverse", ("2x2", "3x3"), "mixed"), zoo / "inverse",

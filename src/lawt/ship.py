@@ -21,13 +21,21 @@ def coverage_score(op: Operation, report: dict) -> float:
 
 
 def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False) -> bool:
-    """Evaluate ``candidate`` and copy it to ``destination`` if it beats the model there. Returns shipped?"""
+    """Evaluate ``candidate`` and copy it to ``destination`` if it beats the model there. Returns shipped?
+
+    A candidate that is the shipped model itself is measured again: its card gets the new evaluation (for
+    instance figures a newer ``lawt eval`` records) and keeps its weights and history.
+    """
     loaded = load_model(candidate)
     op = loaded.op
     destination = destination or ZOO_DIR / op.name
     trained_on = loaded.card.get("distribution") or op.distributions[0]
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
                       distributions=op.report_distributions(trained_on))
+    if candidate.resolve() == destination.resolve():
+        _write_card({**loaded.card, "evaluation": report}, report, destination)
+        print(f"{op.name}: the shipped model measured again on {problems} problems per test set, card updated")
+        return True
     score = coverage_score(op, report)
     previous_score, history = -1.0, []
     try:
@@ -57,8 +65,13 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
     if curve:
         card["training"] = {**training, "curve": curve_as_json(curve)}
-    (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
-    write_report(report, destination / "evaluation.json", destination / "evaluation.png")
-    (destination / "evaluation.json").unlink()  # the card holds it; keep only the plot
+    _write_card(card, report, destination)
     print(f"shipped to {destination}")
     return True
+
+
+def _write_card(card: dict, report: dict, destination: Path) -> None:
+    """The card, and the evaluation's plot beside it (the card holds the numbers)."""
+    (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
+    write_report(report, destination / "evaluation.json", destination / "evaluation.png")
+    (destination / "evaluation.json").unlink()
