@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from lawt.data import parse_sizes
 from lawt.predict import errors, predict
 from lawt.zoo import load_model
 
@@ -23,13 +24,13 @@ from lawt.zoo import load_model
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="a model folder (config.json + model.safetensors)")
-    parser.add_argument("--sizes", default="", help="comma-separated size labels (default: the model's sizes)")
+    parser.add_argument("--sizes", default="", help="as lawt eval --sizes (default: the model's sizes)")
     parser.add_argument("--problems", type=int, default=2000, help="per size")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     loaded = load_model(args.model)
     op = loaded.op
-    sizes = [op.parse_label(s) for s in args.sizes.split(",")] if args.sizes else loaded.sizes
+    sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:

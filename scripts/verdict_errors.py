@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from lawt.data import parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
 from lawt.predict import predict
 from lawt.zoo import LoadedModel, load_model
@@ -45,14 +46,14 @@ def not_invertible_probability(loaded: LoadedModel, operands: list[torch.Tensor]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an inverse model folder (config.json + model.safetensors)")
-    parser.add_argument("--sizes", default="", help="comma-separated, e.g. 3x3,4x4 (default: the model's sizes)")
+    parser.add_argument("--sizes", default="", help="as lawt eval --sizes, e.g. 3x3,4x4 (default: the model's sizes)")
     parser.add_argument("--problems", type=int, default=1000, help="per size and per kind of matrix")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     loaded = load_model(args.model)
     if loaded.op.name != "inverse" or not isinstance(loaded.codec, EntryCodec):
         parser.error(f"{args.model}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
-    sizes = [loaded.op.parse_label(s) for s in args.sizes.split(",")] if args.sizes else loaded.sizes
+    sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:
