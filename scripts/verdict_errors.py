@@ -3,11 +3,12 @@
     python scripts/verdict_errors.py src/lawt/zoo/inverse --problems 1000
     python scripts/verdict_errors.py runs/exp/inverse-3x3/last --sizes 3x3
 
-For each size, invertible (uniform) and rank-deficient matrices are tested apart: the share of each answered
-wrongly by greedy decoding, and what a verdict from the model's own probability of "not invertible" at the
-first answer position (over both signs, said when above one half) would get instead. The greedy decoder picks
-the most likely exponent class, so "not invertible" can win against exponents that share the rest of the
-probability; the second verdict shows whether that, and not what the model knows, is what goes wrong.
+For each size, invertible matrices (uniform, and on the 0.01 grid that the rank-deficient ones are built on)
+and rank-deficient matrices are tested apart: the share of each answered wrongly by greedy decoding, and what
+a verdict from the model's own probability of "not invertible" at the first answer position (over both signs,
+said when above one half) would get instead. The greedy decoder picks the most likely exponent class, so
+"not invertible" can win against exponents that share the rest of the probability; the second verdict shows
+whether that, and not what the model knows, is what goes wrong.
 """
 
 from __future__ import annotations
@@ -58,8 +59,10 @@ def main() -> int:
     rows = {}
     for dims in sizes:
         row = {}
-        for kind, singular in (("invertible", False), ("rank_deficient", True)):
-            problems = loaded.op.generate(args.problems, dims, gen, "singular" if singular else "uniform")
+        for kind, distribution in (("invertible_uniform", "uniform"), ("invertible_grid", "grid"),
+                                   ("rank_deficient", "singular")):
+            singular = distribution == "singular"
+            problems = loaded.op.generate(args.problems, dims, gen, distribution)
             greedy = predict(loaded.model, loaded.codec, loaded.op, problems.operands, dims).not_invertible
             by_probability = not_invertible_probability(loaded, problems.operands, dims[0]) > 0.5
             row[kind] = {"greedy_wrong": round(float((greedy != singular).float().mean()), 4),

@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 import torch
 
+from lawt.numbers import round_sig3
 from lawt.ops import OPERATIONS, OperandError, Operation, get_operation
 from lawt.ops.base import Dims, canonical_signs
 from lawt.ops.inverse import MAX_INVERSE, condition_number, is_singular, rank_deficient
@@ -269,6 +270,19 @@ def test_inverse_mixed_has_about_half_singular(n: int) -> None:
     eye = torch.eye(n, dtype=torch.float64)
     residual = (a[~singular] @ inverse[~singular] - eye).abs().flatten(1).amax(1)
     assert bool((residual <= 1e-10).all())
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_inverse_mixed_halves_share_the_grid(n: int) -> None:
+    """Both halves of the verdict's data are on the 0.01 grid, so the entries' digits cannot tell them apart."""
+    problems = OPERATIONS["inverse"].generate(400, (n,), torch.Generator().manual_seed(n), "mixed")
+    a, singular = problems.operands[0], problems.singular
+    assert singular is not None
+    hundredths = a * 100
+    assert torch.allclose(hundredths, hundredths.round(), atol=1e-7)
+    assert torch.equal(round_sig3(a), a)
+    below_one = a.abs() < 1  # as often among the invertible matrices as among the singular ones
+    assert abs(float(below_one[~singular].double().mean()) - float(below_one[singular].double().mean())) < 0.06
 
 
 def test_inverse_uniform_is_invertible() -> None:

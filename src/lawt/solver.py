@@ -40,7 +40,7 @@ PROVENANCE_TEXT = {
 }
 
 Matrix = list[list[float]]
-BOUNDED_DISTRIBUTIONS = ("uniform", "wigner", "mixed", "singular")  # every entry in [-COEFF, COEFF]
+BOUNDED_DISTRIBUTIONS = ("uniform", "wigner", "mixed", "grid", "singular")  # every entry in [-COEFF, COEFF]
 
 
 @dataclass

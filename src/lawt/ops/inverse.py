@@ -1,9 +1,11 @@
 """Inverse of a square matrix, or the answer "not invertible".
 
-Training and test data mix uniform invertible matrices with rank-deficient ones that stay exactly
-singular after rounding (entries on a 0.01 grid, one row or column a signed sum of others), so the model
-itself answers *is it invertible?*. A separate test set holds near-singular matrices (condition number
-above 1e6), reported apart on every inverse model's card.
+The ``mixed`` training and test data are half rank-deficient matrices that stay exactly singular after
+rounding (entries on the 0.01 grid, one row or column a signed sum of others) and half invertible matrices
+drawn on the same grid, so the model itself answers *is it invertible?* and the digits of the entries do not
+give the answer away. (With uniform invertible matrices, whose entries below 1 have three decimals, a model
+learnt to call every matrix on the grid singular, every integer matrix among them.) A separate test set
+holds near-singular matrices (condition number above 1e6), reported apart on every inverse model's card.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ def condition_number(a: torch.Tensor) -> torch.Tensor:
     return torch.where(s[:, -1] > 0, s[:, 0] / s[:, -1].clamp(min=1e-300), math.inf)
 
 
+def on_grid(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Matrices with entries drawn uniformly from the 0.01 grid in [-10, 10] (three significant digits or fewer)."""
+    return torch.randint(-1000, 1001, (batch, n, n), generator=gen).to(torch.float64) / 100
+
+
 def rank_deficient(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
-    """Exactly singular matrices on a 0.01 grid in [-10, 10]: a row (or column) is ±r_j ± r_k or ±r_j."""
-    grid = torch.randint(-1000, 1001, (batch, n, n), generator=gen).to(torch.float64) / 100
+    """Exactly singular matrices on the 0.01 grid in [-10, 10]: a row (or column) is ±r_j ± r_k or ±r_j."""
+    grid = on_grid(batch, n, gen)
     if n == 1:
         return torch.zeros(batch, 1, 1, dtype=torch.float64)
     out = grid.clone()
@@ -88,7 +95,7 @@ def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
 class Inverse(Operation):
     name = "inverse"
     title = "Inverse (and is it invertible?)"
-    distributions = ("mixed", "uniform", "singular", "near_singular")
+    distributions = ("mixed", "uniform", "grid", "singular", "near_singular")
     test_distributions = ("near_singular",)
     square_only = True
 
@@ -98,11 +105,13 @@ class Inverse(Operation):
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[0])]
 
-    def _invertible(self, batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    def _invertible(self, batch: int, n: int, gen: torch.Generator, grid: bool = False) -> torch.Tensor:
+        """Invertible matrices, uniform (three significant digits) or on the 0.01 grid of :func:`on_grid`."""
         kept: list[torch.Tensor] = []
         count = 0
         while count < batch:
-            a = uniform(batch - count + 8, n, n, gen)
+            m = batch - count + 8
+            a = round_sig3(on_grid(m, n, gen)) if grid else uniform(m, n, n, gen)
             inv, info = torch.linalg.inv_ex(a)  # an exactly singular draw (rare) gets info > 0, not an exception
             eye = torch.eye(n, dtype=torch.float64)
             good = (info == 0) & ((a @ inv - eye).abs().flatten(1).amax(1) <= MAX_RESIDUAL)
@@ -116,12 +125,14 @@ class Inverse(Operation):
         n = dims[0]
         if distribution == "uniform":
             return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
+        if distribution == "grid":
+            return Problems([self._invertible(batch, n, gen, grid=True)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "singular":
             return Problems([rank_deficient(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
         if distribution == "near_singular":
             return Problems([near_singular(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         singular = torch.rand(batch, generator=gen) < 0.5
-        a = self._invertible(batch, n, gen)
+        a = self._invertible(batch, n, gen, grid=True)
         a[singular] = rank_deficient(int(singular.sum()), n, gen)
         return Problems([a], singular)
 
