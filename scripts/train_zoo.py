@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lawt.allocator import keep_freed_memory
 from lawt.cli import parse_boolean
+from lawt.recipes import recipe_chain
 from lawt.ship import ship
 from lawt.train import TrainConfig, train
 
@@ -38,11 +39,17 @@ def recipe(operation: str, overrides: list[str], minutes: float) -> TrainConfig:
     return TrainConfig.from_dict(settings)
 
 
-def record_recipe(operation: str, model: Path) -> None:
-    """Write the shipped model's exact recipe to ``configs/``: the fitted schedule, stopped at its step."""
-    settings = json.loads((model / "config.json").read_text())["training"]
-    recipe = {**settings["recipe"], "max_minutes": 0.0, "fit_schedule": False, "stop_step": settings["steps"]}
-    (CONFIGS / f"{operation}.json").write_text(json.dumps(recipe, indent=1) + "\n")
+def record_recipe(operation: str, model: Path, configs: Path = CONFIGS) -> None:
+    """Write the shipped model's exact recipe to ``configs/``: the fitted schedule, stopped at its step.
+
+    A model trained from another model's weights also gets that model's recipe (``<operation>-start.json``);
+    start recipes of an earlier model that this one does not need are removed.
+    """
+    chain = recipe_chain(operation, json.loads((model / "config.json").read_text())["training"])
+    for stale in set(configs.glob(f"{operation}-start*.json")) - {configs / f"{r.name}.json" for r in chain}:
+        stale.unlink()
+    for recipe in chain:
+        (configs / f"{recipe.name}.json").write_text(json.dumps(recipe.settings, indent=1) + "\n")
 
 
 def main() -> None:

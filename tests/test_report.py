@@ -130,3 +130,23 @@ def test_reproduce_names_the_weight_decay_of_each_stage_when_it_changed(tmp_path
     text = (tmp_path / "REPRODUCE.md").read_text()
     assert ("the schedule of 20 steps (curriculum 0, lr 0.003, weight decay 0.01) until step 10, then the schedule "
             "of 30 steps (curriculum 0, lr 0.0005, weight decay 1) to the end.") in text
+
+
+def test_reproduce_gives_both_commands_for_a_model_trained_from_another(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
+    card = read_card(candidate)
+    start = {**card["training"], "steps": 40, "examples": 4000, "cpu_seconds": 7200.0,
+             "recipe": {**card["training"]["recipe"], "steps": 40, "lr": 3e-3}}
+    card["training"].update(started_from=start, examples=card["training"]["examples"] + 4000,
+                            cpu_seconds=card["training"]["cpu_seconds"] + 7200.0)
+    (candidate / "config.json").write_text(json.dumps(card))
+    assert ship(candidate, zoo / "transpose", problems=20)
+    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    text = (tmp_path / "REPRODUCE.md").read_text()
+    assert ("lawt train --config configs/transpose-start.json --out-dir runs/transpose-start-reproduce   "
+            "# stops at step 40\n") in text
+    assert ("lawt train --config configs/transpose.json --out-dir runs/transpose-reproduce   # stops at step "
+            f"{card['training']['steps']}, from the model above\n") in text
+    assert "over 2 runs" in text
+    assert "starts from the weights of the model of `configs/transpose-start.json` (40 steps, lr 0.003" in text

@@ -17,7 +17,7 @@ from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
 from lawt.ops import get_operation
 from lawt.train import TrainConfig, learning_rate, record_stage, schedule_at, train
-from lawt.zoo import load_model
+from lawt.zoo import WEIGHTS, load_model, read_card, sha256
 
 
 class Interrupted(Exception):
@@ -212,6 +212,24 @@ def test_init_from_a_shipped_model(full_run: tuple[dict, Path], tmp_path: Path,
     start = load_model(out / "last").model.state_dict()
     end = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(start[k], end[k]) for k in start)
+
+
+def test_a_run_from_another_model_records_it_and_counts_its_cost(full_run: tuple[dict, Path], tmp_path: Path,
+                                                                  train_settings: Callable[..., dict]) -> None:
+    """The card names the starting model (folder, weights hash, its training) and adds its examples and CPU."""
+    _, out = full_run
+    before = read_card(out / "last")["training"]
+    settings = train_settings(tmp_path / "run", steps=2, init_from=str(out / "last"))
+    run = train(TrainConfig(**settings), show_progress=False)
+    training = read_card(run / "last")["training"]
+    started = training["started_from"]
+    assert started["model"] == str(out / "last") and started["sha256"] == sha256(out / "last" / WEIGHTS)
+    assert started["recipe"] == before["recipe"] and started["steps"] == before["steps"]
+    assert training["steps"] == 2
+    own = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert training["examples"] == before["examples"] + own["examples"]
+    assert training["cpu_seconds"] == pytest.approx(before["cpu_seconds"] + own["cpu_seconds"], abs=0.2)
+    assert json.loads((run / "started_from.json").read_text()) == started  # what a resume reads
 
 
 # ---------------------------------------------------------------------------------------------- configuration

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 
@@ -75,6 +75,19 @@ def curve_as_json(curve: list[CurvePoint]) -> list[dict]:
 
 def curve_from_json(records: list[dict]) -> list[CurvePoint]:
     return [CurvePoint(r["step"], r["examples"], r["cpu_hours"], r["accuracy"]) for r in records]
+
+
+def continued(started_from: dict, curve: list[CurvePoint]) -> list[CurvePoint]:
+    """The curve of a run that started from another model, after that model's own curve, on one axis.
+
+    ``started_from`` is the starting model's training record (a card's ``training.started_from``): its curve,
+    and the steps, examples and CPU time its weights cost, by which this run's points are shifted.
+    """
+    before = curve_from_json(started_from.get("curve", []))
+    steps = before[-1].step if before else started_from.get("steps", 0)
+    examples, hours = started_from.get("examples", 0), started_from.get("cpu_seconds", 0.0) / 3600
+    return before + [replace(p, step=p.step + steps, examples=p.examples + examples, cpu_hours=p.cpu_hours + hours)
+                     for p in curve]
 
 
 def _hours(value: float) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from lawt.curves import curve_from_json, describe, project
 from lawt.ops import OPERATIONS
+from lawt.recipes import Recipe, recipe_chain
 from lawt.zoo import ZOO_DIR, ModelLoadError, read_card
 
 TOLERANCES = ("5%", "2%", "1%", "0.5%")
@@ -139,14 +140,33 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
         recipe, training = card["training"]["recipe"], card["training"]
         main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
         expected = ", ".join(f"{t} {_percent(main['overall'][t])} %" for t in TOLERANCES) if main else "not evaluated"
-        lines += [f"## {name}", "", "```bash",
-                  f"lawt train --config configs/{name}.json --out-dir runs/{name}-reproduce   # stops at step "
-                  f"{training['steps']}",
-                  f"lawt eval runs/{name}-reproduce/last --problems 10000", "```", "",
+        chain = recipe_chain(name, training)
+        commands = [f"lawt train --config configs/{r.name}.json --out-dir {r.out_dir}   # stops at step "
+                    f"{r.settings['stop_step']}" + (", from the model above" if r.settings["init_from"] else "")
+                    for r in chain]
+        lines += [f"## {name}", "", "```bash", *commands,
+                  f"lawt eval {chain[-1].out_dir}/last --problems 10000", "```", "",
                   f"Recipe: {recipe['encoding']} layout, {recipe['enc_layers']}/{recipe['dec_layers']} layers, width "
                   f"{recipe['d_model']}, sizes `{recipe['sizes']}`, {training['examples']:,} examples "
-                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours).{_stages(recipe)} Expected: {expected}.", ""]
+                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours{_in_all(chain)}).{_starts(chain)}"
+                  f"{_stages(recipe)} Expected: {expected}.", ""]
     out.write_text("\n".join(lines) + "\n")
+
+
+def _in_all(chain: list[Recipe]) -> str:
+    return f" in all, over {len(chain)} runs" if len(chain) > 1 else ""
+
+
+def _starts(chain: list[Recipe]) -> str:
+    """For a model trained from another model's weights, how each model before it was trained."""
+    parts = [f" It starts from the weights of the model of `configs/{r.name}.json` ({r.settings['stop_step']:,} "
+             f"steps, lr {r.settings['lr']:g}, weight decay {r.settings['weight_decay']:g}).{_stages(r.settings)}"
+             for r in chain[:-1]]
+    if not parts:
+        return ""
+    own = chain[-1].settings
+    return "".join(reversed(parts)) + (f" This run: {own['stop_step']:,} steps from there, lr {own['lr']:g} after "
+                                       f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
 
 
 def _focus(schedule: dict) -> str:

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from lawt.curves import curve_as_json, read_curve
+from lawt.curves import continued, curve_as_json, read_curve
 from lawt.evaluate import evaluate, write_report
 from lawt.ops import Operation
 from lawt.zoo import CONFIG, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
@@ -63,6 +63,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     shutil.copyfile(candidate / WEIGHTS, destination / WEIGHTS)
     card = {**loaded.card, "evaluation": report, "history": history, "sha256": sha256(destination / WEIGHTS)}
     curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
+    if curve and training.get("started_from"):
+        curve = continued(training["started_from"], curve)
     if curve:
         card["training"] = {**training, "curve": curve_as_json(curve)}
     _write_card(card, report, destination)

@@ -25,7 +25,7 @@ from lawt.evaluate import accuracy_table
 from lawt.hardware import autocast, process_device, resolve_precision
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
-from lawt.zoo import load_model, save_model
+from lawt.zoo import WEIGHTS, load_model, read_card, save_model, sha256
 
 
 @dataclass
@@ -185,16 +185,34 @@ def fit_schedule(cfg: TrainConfig, elapsed: float, ddp: Distributed, out: Path) 
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
 
 
-def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None) -> dict:
-    """The model card written with every saved model."""
+STARTED_FROM = "started_from.json"
+
+
+def start_record(folder: Path) -> dict:
+    """What a run with ``init_from`` started from: that model's folder, weights hash and training record."""
+    return {"model": str(folder), "sha256": sha256(folder / WEIGHTS), **read_card(folder).get("training", {})}
+
+
+def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None,
+             started_from: dict | None = None) -> dict:
+    """The model card written with every saved model.
+
+    For a run started from another model, ``examples`` and ``cpu_seconds`` count that model's training too
+    (what the weights cost in all), ``steps`` this run's own, and ``started_from`` holds the other record.
+    """
+    training = {"examples": counters["examples"], "steps": counters["step"],
+                "cpu_seconds": round(counters["cpu_seconds"], 1),
+                "wall_seconds": round(counters["wall_seconds"], 1), "recipe": asdict(cfg)}
+    if started_from:
+        training |= {"examples": training["examples"] + started_from.get("examples", 0),
+                     "cpu_seconds": round(training["cpu_seconds"] + started_from.get("cpu_seconds", 0.0), 1),
+                     "started_from": started_from}
     return {
         "operation": cfg.operation,
         "encoding": cfg.encoding,
         "sizes": op_sizes,
         "distribution": cfg.distribution or get_operation(cfg.operation).distributions[0],
-        "training": {"examples": counters["examples"], "steps": counters["step"],
-                     "cpu_seconds": round(counters["cpu_seconds"], 1),
-                     "wall_seconds": round(counters["wall_seconds"], 1), "recipe": asdict(cfg)},
+        "training": training,
         "evaluation": evaluation,
     }
 
@@ -213,8 +231,12 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
                               value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
                               head_hidden=cfg.head_hidden)
+    started_from = None
     if cfg.init_from:
         model.start_from(load_model(Path(cfg.init_from)).model)
+        # Recorded once, when the run starts: the folder may hold other weights by the time it resumes.
+        record = out / STARTED_FROM
+        started_from = json.loads(record.read_text()) if record.exists() else start_record(Path(cfg.init_from))
     model.to(device)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -239,6 +261,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        if started_from:
+            (out / STARTED_FROM).write_text(json.dumps(started_from, indent=1) + "\n")
     net = torch.nn.parallel.DistributedDataParallel(model) if ddp.world > 1 else model
 
     def save_checkpoint() -> None:
@@ -324,7 +348,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                      **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {})})
                 if score > counters["best"]:
                     counters["best"] = score
-                    save_model(model, card_for(cfg, labels, counters, None), out / "best")
+                    save_model(model, card_for(cfg, labels, counters, None, started_from), out / "best")
             ddp.barrier()
         if counters["step"] % cfg.checkpoint_every == 0 or last:
             save_checkpoint()
@@ -332,6 +356,6 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             break
     bar.close()
     if ddp.main:
-        save_model(model, card_for(cfg, labels, counters, None), out / "last")
+        save_model(model, card_for(cfg, labels, counters, None, started_from), out / "last")
     ddp.close()
     return out
