@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
+from lawt.ops import get_operation
 from lawt.report import write_models_md, write_reproduce_md
-from lawt.ship import ship
+from lawt.ship import coverage_score, ship
 from lawt.train import TrainConfig
 from lawt.zoo import read_card, save_model
 
@@ -150,3 +152,11 @@ def test_reproduce_gives_both_commands_for_a_model_trained_from_another(tmp_path
             f"{card['training']['steps']}, from the model above\n") in text
     assert "over 2 runs" in text
     assert "starts from the weights of the model of `configs/transpose-start.json` (40 steps, lr 0.003" in text
+
+
+def test_the_coverage_score_counts_the_verdict_as_a_fifth_figure() -> None:
+    op = get_operation("inverse")
+    row = {"5%": 0.5, "2%": 0.5, "1%": 0.5, "0.5%": 0.5}
+    report = {"tolerances": list(row), "distributions": {"mixed": {"per_size": {
+        "2x2": {**row, "invertibility": 1.0}, "3x3": row}}}}
+    assert coverage_score(op, report) == pytest.approx(((4 * 0.5 + 1.0) / 5 + 0.5) / len(op.all_sizes()))
