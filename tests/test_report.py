@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -92,64 +93,53 @@ def test_the_inverse_size_table_shows_the_verdict_per_size(tmp_path: Path) -> No
         assert row.split("|")[-2].strip() == f"{100 * table['per_size'][size]['invertibility']:.1f}"
 
 
-def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> None:
-    zoo = tmp_path / "zoo"
+def reproduce_text(tmp_path: Path, edit: Callable[[dict], None]) -> tuple[str, dict]:
+    """REPRODUCE.md for a shipped tiny model whose card's training record ``edit`` changed, and that record."""
     candidate = tiny_candidate(tmp_path / "run" / "best", 0)
     card = read_card(candidate)
-    card["training"]["recipe"].update(steps=30, earlier=[{"until_step": 10, "steps": 20, "warmup_steps": 4,
-                                                          "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0}])
+    edit(card["training"])
     (candidate / "config.json").write_text(json.dumps(card))
-    assert ship(candidate, zoo / "transpose", problems=20)
-    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    assert ship(candidate, tmp_path / "zoo" / "transpose", problems=20)
+    write_reproduce_md(tmp_path / "zoo", tmp_path / "REPRODUCE.md")
+    return (tmp_path / "REPRODUCE.md").read_text(), card["training"]
+
+
+def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> None:
+    text, _ = reproduce_text(tmp_path, lambda training: training["recipe"].update(steps=30, earlier=[
+        {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0}]))
     assert ("Trained in stages, which the config replays: the schedule of 20 steps (curriculum 0, lr 0.003) "
-            "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in (
-        tmp_path / "REPRODUCE.md").read_text()
+            "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in text
 
 
 def test_reproduce_names_the_sizes_a_stage_drew_more_often(tmp_path: Path) -> None:
-    zoo = tmp_path / "zoo"
-    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
-    card = read_card(candidate)
-    card["training"]["recipe"].update(steps=30, focus_sizes="1x1,2x1", focus_share=0.5, earlier=[
-        {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0}])
-    (candidate / "config.json").write_text(json.dumps(card))
-    assert ship(candidate, zoo / "transpose", problems=20)
-    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
+    text, _ = reproduce_text(tmp_path, lambda training: training["recipe"].update(
+        steps=30, focus_sizes="1x1,2x1", focus_share=0.5, earlier=[
+            {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05,
+             "curriculum_steps": 0}]))
     assert ("until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005, 50% of batches from sizes "
-            "`1x1,2x1`) to the end.") in (tmp_path / "REPRODUCE.md").read_text()
+            "`1x1,2x1`) to the end.") in text
 
 
 def test_reproduce_names_the_weight_decay_of_each_stage_when_it_changed(tmp_path: Path) -> None:
-    zoo = tmp_path / "zoo"
-    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
-    card = read_card(candidate)
-    card["training"]["recipe"].update(steps=30, weight_decay=1.0, earlier=[
+    text, _ = reproduce_text(tmp_path, lambda training: training["recipe"].update(steps=30, weight_decay=1.0, earlier=[
         {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05, "curriculum_steps": 0,
-         "weight_decay": 0.01}])
-    (candidate / "config.json").write_text(json.dumps(card))
-    assert ship(candidate, zoo / "transpose", problems=20)
-    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
-    text = (tmp_path / "REPRODUCE.md").read_text()
+         "weight_decay": 0.01}]))
     assert ("the schedule of 20 steps (curriculum 0, lr 0.003, weight decay 0.01) until step 10, then the schedule "
             "of 30 steps (curriculum 0, lr 0.0005, weight decay 1) to the end.") in text
 
 
 def test_reproduce_gives_both_commands_for_a_model_trained_from_another(tmp_path: Path) -> None:
-    zoo = tmp_path / "zoo"
-    candidate = tiny_candidate(tmp_path / "run" / "best", 0)
-    card = read_card(candidate)
-    start = {**card["training"], "steps": 40, "examples": 4000, "cpu_seconds": 7200.0,
-             "recipe": {**card["training"]["recipe"], "steps": 40, "lr": 3e-3}}
-    card["training"].update(started_from=start, examples=card["training"]["examples"] + 4000,
-                            cpu_seconds=card["training"]["cpu_seconds"] + 7200.0)
-    (candidate / "config.json").write_text(json.dumps(card))
-    assert ship(candidate, zoo / "transpose", problems=20)
-    write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
-    text = (tmp_path / "REPRODUCE.md").read_text()
+    def started_from_another(training: dict) -> None:
+        start = {**training, "steps": 40, "examples": 4000, "cpu_seconds": 7200.0,
+                 "recipe": {**training["recipe"], "steps": 40, "lr": 3e-3}}
+        training.update(started_from=start, examples=training["examples"] + 4000,
+                        cpu_seconds=training["cpu_seconds"] + 7200.0)
+
+    text, training = reproduce_text(tmp_path, started_from_another)
     assert ("lawt train --config configs/transpose-start.json --out-dir runs/transpose-start-reproduce   "
             "# stops at step 40\n") in text
     assert ("lawt train --config configs/transpose.json --out-dir runs/transpose-reproduce   # stops at step "
-            f"{card['training']['steps']}, from the model above\n") in text
+            f"{training['steps']}, from the model above\n") in text
     assert "over 2 runs" in text
     assert "starts from the weights of the model of `configs/transpose-start.json` (40 steps, lr 0.003" in text
 
