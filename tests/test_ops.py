@@ -283,6 +283,9 @@ def test_inverse_mixed_halves_share_the_grid(n: int) -> None:
     assert torch.equal(round_sig3(a), a)
     below_one = a.abs() < 1  # as often among the invertible matrices as among the singular ones
     assert abs(float(below_one[~singular].double().mean()) - float(below_one[singular].double().mean())) < 0.06
+    integer = (a == a.round()).flatten(1).all(1)  # a quarter of each half on the integer grid
+    for half in (singular, ~singular):
+        assert 0.15 < float(integer[half].double().mean()) < 0.35
 
 
 def test_inverse_uniform_is_invertible() -> None:

@@ -3,8 +3,9 @@
 The ``mixed`` training and test data are half rank-deficient matrices that stay exactly singular after
 rounding (entries on the 0.01 grid, one row or column a signed sum of others) and half invertible matrices
 drawn on the same grid, so the model itself answers *is it invertible?* and the digits of the entries do not
-give the answer away. (With uniform invertible matrices, whose entries below 1 have three decimals, a model
-learnt to call every matrix on the grid singular, every integer matrix among them.) A separate test set
+give the answer away; a quarter of each half is on the integer grid instead, the matrices people type. (With
+uniform invertible matrices, whose entries below 1 have three decimals, a model learnt to call every matrix on
+the grid singular, every integer matrix among them.) A separate test set
 holds near-singular matrices (condition number above 1e6), reported apart on every inverse model's card.
 """
 
@@ -37,14 +38,19 @@ def condition_number(a: torch.Tensor) -> torch.Tensor:
     return torch.where(s[:, -1] > 0, s[:, 0] / s[:, -1].clamp(min=1e-300), math.inf)
 
 
-def on_grid(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
-    """Matrices with entries drawn uniformly from the 0.01 grid in [-10, 10] (three significant digits or fewer)."""
-    return torch.randint(-1000, 1001, (batch, n, n), generator=gen).to(torch.float64) / 100
+INTEGER_SHARE = 0.25  # of the mixed set's matrices, on both sides, drawn on the integer grid: what people type
 
 
-def rank_deficient(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
-    """Exactly singular matrices on the 0.01 grid in [-10, 10]: a row (or column) is ±r_j ± r_k or ±r_j."""
-    grid = on_grid(batch, n, gen)
+def on_grid(batch: int, n: int, gen: torch.Generator, per_unit: int = 100) -> torch.Tensor:
+    """Matrices with entries drawn uniformly from the grid of 1/per_unit in [-10, 10] (0.01 by default, or the
+    integers with ``per_unit=1``: three significant digits or fewer either way)."""
+    reach = round(COEFF) * per_unit
+    return torch.randint(-reach, reach + 1, (batch, n, n), generator=gen).to(torch.float64) / per_unit
+
+
+def rank_deficient(batch: int, n: int, gen: torch.Generator, per_unit: int = 100) -> torch.Tensor:
+    """Exactly singular matrices on a grid of :func:`on_grid`: a row (or column) is ±r_j ± r_k or ±r_j."""
+    grid = on_grid(batch, n, gen, per_unit)
     if n == 1:
         return torch.zeros(batch, 1, 1, dtype=torch.float64)
     out = grid.clone()
@@ -105,13 +111,13 @@ class Inverse(Operation):
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[0])]
 
-    def _invertible(self, batch: int, n: int, gen: torch.Generator, grid: bool = False) -> torch.Tensor:
-        """Invertible matrices, uniform (three significant digits) or on the 0.01 grid of :func:`on_grid`."""
+    def _invertible(self, batch: int, n: int, gen: torch.Generator, per_unit: int = 0) -> torch.Tensor:
+        """Invertible matrices, uniform (three significant digits) or on a grid of :func:`on_grid`."""
         kept: list[torch.Tensor] = []
         count = 0
         while count < batch:
             m = batch - count + 8
-            a = round_sig3(on_grid(m, n, gen)) if grid else uniform(m, n, n, gen)
+            a = round_sig3(on_grid(m, n, gen, per_unit)) if per_unit else uniform(m, n, n, gen)
             inv, info = torch.linalg.inv_ex(a)  # an exactly singular draw (rare) gets info > 0, not an exception
             eye = torch.eye(n, dtype=torch.float64)
             good = (info == 0) & ((a @ inv - eye).abs().flatten(1).amax(1) <= MAX_RESIDUAL)
@@ -126,15 +132,17 @@ class Inverse(Operation):
         if distribution == "uniform":
             return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "grid":
-            return Problems([self._invertible(batch, n, gen, grid=True)], torch.zeros(batch, dtype=torch.bool))
+            return Problems([self._invertible(batch, n, gen, per_unit=100)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "singular":
             return Problems([rank_deficient(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
         if distribution == "near_singular":
             return Problems([near_singular(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         singular = torch.rand(batch, generator=gen) < 0.5
-        a = self._invertible(batch, n, gen, grid=True)
-        a[singular] = rank_deficient(int(singular.sum()), n, gen)
-        return Problems([a], singular)
+        integer = (torch.rand(batch, generator=gen) < INTEGER_SHARE)[:, None, None]
+        invertible = torch.where(integer, self._invertible(batch, n, gen, per_unit=1),
+                                 self._invertible(batch, n, gen, per_unit=100))
+        deficient = torch.where(integer, rank_deficient(batch, n, gen, per_unit=1), rank_deficient(batch, n, gen))
+        return Problems([torch.where(singular[:, None, None], deficient, invertible)], singular)
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         """The inverse; singular matrices get NaN (callers use :func:`is_singular` first)."""
