@@ -61,12 +61,11 @@ def main() -> int:
         row = {}
         for kind, distribution in (("invertible_uniform", "uniform"), ("invertible_grid", "grid"),
                                    ("rank_deficient", "singular")):
-            singular = distribution == "singular"
             problems = loaded.op.generate(args.problems, dims, gen, distribution)
             greedy = predict(loaded.model, loaded.codec, loaded.op, problems.operands, dims).not_invertible
             by_probability = not_invertible_probability(loaded, problems.operands, dims[0]) > 0.5
-            row[kind] = {"greedy_wrong": round(float((greedy != singular).float().mean()), 4),
-                         "probability_wrong": round(float((by_probability != singular).float().mean()), 4)}
+            row[kind] = {"greedy_wrong": round(float((greedy != problems.singular).float().mean()), 4),
+                         "probability_wrong": round(float((by_probability != problems.singular).float().mean()), 4)}
         rows[loaded.op.label(dims)] = row
     print(json.dumps({"model": str(args.model), "problems": args.problems, "per_size": rows}, indent=1))
     return 0

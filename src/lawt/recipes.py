@@ -11,16 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+def reproduce_dir(name: str) -> str:
+    """The run folder REPRODUCE.md trains the recipe ``name`` in."""
+    return f"runs/{name}-reproduce"
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """One training command of a chain: its config name, settings and the step it stops at."""
+    """One training command of a chain: its config name and settings (``stop_step`` is where it stops)."""
 
     name: str
     settings: dict
 
     @property
     def out_dir(self) -> str:
-        return f"runs/{self.name}-reproduce"
+        return reproduce_dir(self.name)
 
 
 def recipe_chain(operation: str, training: dict) -> list[Recipe]:
@@ -30,11 +35,11 @@ def recipe_chain(operation: str, training: dict) -> list[Recipe]:
         records.append(records[-1]["started_from"])
     chain: list[Recipe] = []
     for depth, record in reversed(list(enumerate(records))):
+        name = operation + "-start" * depth
         settings = {**record["recipe"], "max_minutes": 0.0, "fit_schedule": False, "stop_step": record["steps"]}
-        recipe = Recipe(operation + "-start" * depth, settings)
         if chain:
             settings["init_from"] = f"{chain[-1].out_dir}/last"
         if depth:  # a start's own run folder is where the next recipe looks for its weights
-            settings["out_dir"] = recipe.out_dir
-        chain.append(recipe)
+            settings["out_dir"] = reproduce_dir(name)
+        chain.append(Recipe(name, settings))
     return chain

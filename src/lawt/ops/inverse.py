@@ -5,8 +5,8 @@ rounding (entries on the 0.01 grid, one row or column a signed sum of others) an
 drawn on the same grid, so the model itself answers *is it invertible?* and the digits of the entries do not
 give the answer away; a quarter of each half is on the integer grid instead, the matrices people type. (With
 uniform invertible matrices, whose entries below 1 have three decimals, a model learnt to call every matrix on
-the grid singular, every integer matrix among them.) A separate test set
-holds near-singular matrices (condition number above 1e6), reported apart on every inverse model's card.
+the grid singular, every integer matrix among them.) A separate test set holds near-singular matrices
+(condition number above 1e6), reported apart on every inverse model's card.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Inverse(Operation):
 
     def _invertible(self, batch: int, n: int, gen: torch.Generator, per_unit: int = 0) -> torch.Tensor:
         """Invertible matrices, uniform (three significant digits) or on a grid of :func:`on_grid`."""
-        kept: list[torch.Tensor] = []
+        kept = [torch.empty(0, n, n, dtype=torch.float64)]  # a batch of none is a valid request
         count = 0
         while count < batch:
             m = batch - count + 8
@@ -138,11 +138,12 @@ class Inverse(Operation):
         if distribution == "near_singular":
             return Problems([near_singular(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         singular = torch.rand(batch, generator=gen) < 0.5
-        integer = (torch.rand(batch, generator=gen) < INTEGER_SHARE)[:, None, None]
-        invertible = torch.where(integer, self._invertible(batch, n, gen, per_unit=1),
-                                 self._invertible(batch, n, gen, per_unit=100))
-        deficient = torch.where(integer, rank_deficient(batch, n, gen, per_unit=1), rank_deficient(batch, n, gen))
-        return Problems([torch.where(singular[:, None, None], deficient, invertible)], singular)
+        integer = torch.rand(batch, generator=gen) < INTEGER_SHARE
+        a = torch.empty(batch, n, n, dtype=torch.float64)
+        for per_unit, on_it in ((1, integer), (100, ~integer)):  # each kind drawn once, as many as it needs
+            a[on_it & singular] = rank_deficient(int((on_it & singular).sum()), n, gen, per_unit)
+            a[on_it & ~singular] = self._invertible(int((on_it & ~singular).sum()), n, gen, per_unit)
+        return Problems([a], singular)
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         """The inverse; singular matrices get NaN (callers use :func:`is_singular` first)."""
