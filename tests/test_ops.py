@@ -10,7 +10,7 @@ import torch
 from lawt.numbers import round_sig3
 from lawt.ops import OPERATIONS, OperandError, Operation, get_operation
 from lawt.ops.base import Dims, canonical_signs
-from lawt.ops.inverse import MAX_INVERSE, condition_number, is_singular, rank_deficient
+from lawt.ops.inverse import MAX_INVERSE, condition_number, is_singular, rank_deficient, singular_integer
 
 SIZES: dict[str, list[Dims]] = {
     "transpose": [(1, 1), (2, 3), (4, 2), (3, 3)],
@@ -288,6 +288,33 @@ def test_inverse_mixed_halves_share_the_grid(n: int) -> None:
         assert 0.15 < float(integer[half].double().mean()) < 0.35
 
 
+@pytest.mark.parametrize("n", range(1, 6))
+def test_singular_integer_matrices_are_exactly_singular_and_typed_by_hand(n: int) -> None:
+    """Integers in −10..10 with a zero determinant in rational arithmetic, of more than one kind of dependence."""
+    a = singular_integer(60, n, torch.Generator().manual_seed(n))
+    assert a.shape == (60, n, n)
+    assert torch.equal(a, a.round()) and bool((a.abs() <= 10).all())
+    for matrix in a.long().tolist():
+        assert exact_determinant([[Fraction(x) for x in row] for row in matrix]) == 0
+    if n > 1:  # not only the ±r_j ± r_k rows of the training data: most have no row equal to ± another
+        rows = a.unsqueeze(2) - a.unsqueeze(1), a.unsqueeze(2) + a.unsqueeze(1)
+        off_diagonal = ~torch.eye(n, dtype=torch.bool)
+        repeated = ((rows[0].abs().sum(-1) == 0) | (rows[1].abs().sum(-1) == 0))[:, off_diagonal].any(-1)
+        assert float(repeated.double().mean()) < 0.5
+
+
+def test_singular_integer_refuses_sizes_it_cannot_find() -> None:
+    with pytest.raises(ValueError, match="found up to 5x5, not 6x6"):
+        OPERATIONS["inverse"].generate(4, (6,), torch.Generator().manual_seed(0), "singular_integer")
+
+
+def test_inverse_integer_is_invertible_and_integer() -> None:
+    problems = OPERATIONS["inverse"].generate(100, (3,), torch.Generator().manual_seed(0), "integer")
+    a = problems.operands[0]
+    assert problems.singular is not None and not bool(problems.singular.any())
+    assert torch.equal(a, a.round()) and not bool(is_singular(a).any())
+
+
 def test_inverse_uniform_is_invertible() -> None:
     problems = OPERATIONS["inverse"].generate(100, (3,), torch.Generator().manual_seed(0), "uniform")
     assert problems.singular is not None and not bool(problems.singular.any())
@@ -306,7 +333,8 @@ def test_inverse_near_singular_test_matrices(n: int) -> None:
 
 
 def test_evaluations_cover_the_test_distributions() -> None:
-    assert OPERATIONS["inverse"].report_distributions("mixed") == ["mixed", "near_singular"]
+    assert OPERATIONS["inverse"].report_distributions("mixed") == ["mixed", "near_singular", "integer",
+                                                                   "singular_integer"]
     assert OPERATIONS["transpose"].report_distributions() == ["uniform"]
     eigen = OPERATIONS["eigenvalues"].report_distributions("positive")
     assert eigen[0] == "positive" and sorted(eigen) == sorted(OPERATIONS["eigenvalues"].distributions)

@@ -3,10 +3,13 @@
 The ``mixed`` training and test data are half rank-deficient matrices that stay exactly singular after
 rounding (entries on the 0.01 grid, one row or column a signed sum of others) and half invertible matrices
 drawn on the same grid, so the model itself answers *is it invertible?* and the digits of the entries do not
-give the answer away; a quarter of each half is on the integer grid instead, the matrices people type. (With
+give the answer away; a quarter of each half is on the integer grid instead, the matrices people type, and up
+to 5×5 half of those singular integer matrices are random typed ones that happen to be singular. (With
 uniform invertible matrices, whose entries below 1 have three decimals, a model learnt to call every matrix on
 the grid singular, every integer matrix among them.) A separate test set holds near-singular matrices
-(condition number above 1e6), reported apart on every inverse model's card.
+(condition number above 1e6), reported apart on every inverse model's card, and so are integer matrices drawn
+the way a person types them: invertible ones, and random ones that happen to be exactly singular (any rank, any
+dependence between rows, not only the signed sums the training data is built with).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def on_grid(batch: int, n: int, gen: torch.Generator, per_unit: int = 100) -> to
     """Matrices with entries drawn uniformly from the grid of 1/per_unit in [-10, 10] (0.01 by default, or the
     integers with ``per_unit=1``: three significant digits or fewer either way)."""
     reach = round(COEFF) * per_unit
-    return torch.randint(-reach, reach + 1, (batch, n, n), generator=gen).to(torch.float64) / per_unit
+    steps = torch.randint(-reach, reach + 1, (batch, n, n), generator=gen, dtype=torch.int16)  # int16: faster
+    return steps.to(torch.float64) / per_unit
 
 
 def rank_deficient(batch: int, n: int, gen: torch.Generator, per_unit: int = 100) -> torch.Tensor:
@@ -68,6 +72,33 @@ def rank_deficient(batch: int, n: int, gen: torch.Generator, per_unit: int = 100
         pending &= ~fits
     by_column = torch.rand(batch, generator=gen) < 0.5
     return round_sig3(torch.where(by_column[:, None, None], out.transpose(1, 2), out))
+
+
+SINGULAR_INTEGER_MAX_N = 5  # beyond this, a random integer matrix is too rarely singular to find by drawing
+SINGULAR_INTEGER_DRAWS = 200_000  # at most this many matrices drawn per round of the rejection
+SINGULAR_INTEGER_RATE = {2: 50, 3: 210, 4: 1_300, 5: 10_000}  # draws per singular one, measured on 2e6 draws
+TYPED_SINGULAR_SHARE = 0.5  # of the mixed set's singular integer matrices, drawn by singular_integer
+
+
+def singular_integer(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Integer matrices with entries uniform in −10..10, kept when exactly singular.
+
+    Unlike :func:`rank_deficient`, nothing about the dependence is chosen: these are the singular matrices a
+    person gets by typing small integers (about 1 draw in 50 at 2×2, 1 in 10,000 at 5×5). The determinant of
+    such a matrix is an integer far below 2^53, so rounding the float64 one decides exactly.
+    """
+    if n > SINGULAR_INTEGER_MAX_N:
+        raise ValueError(f"singular_integer: random integer matrices are found up to "
+                         f"{SINGULAR_INTEGER_MAX_N}x{SINGULAR_INTEGER_MAX_N}, not {n}x{n}")
+    kept = [torch.empty(0, n, n, dtype=torch.float64)]
+    count = 0
+    while count < batch:
+        draws = min(SINGULAR_INTEGER_DRAWS, max(1_024, 2 * (batch - count) * SINGULAR_INTEGER_RATE.get(n, 1)))
+        a = on_grid(draws, n, gen, per_unit=1)
+        a = a[torch.linalg.det(a).round() == 0]
+        kept.append(a)
+        count += a.shape[0]
+    return torch.cat(kept)[:batch]
 
 
 def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
@@ -101,8 +132,8 @@ def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
 class Inverse(Operation):
     name = "inverse"
     title = "Inverse (and is it invertible?)"
-    distributions = ("mixed", "uniform", "grid", "singular", "near_singular")
-    test_distributions = ("near_singular",)
+    distributions = ("mixed", "uniform", "grid", "integer", "singular", "singular_integer", "near_singular")
+    test_distributions = ("near_singular", "integer", "singular_integer")
     square_only = True
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
@@ -133,16 +164,25 @@ class Inverse(Operation):
             return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "grid":
             return Problems([self._invertible(batch, n, gen, per_unit=100)], torch.zeros(batch, dtype=torch.bool))
+        if distribution == "integer":
+            return Problems([self._invertible(batch, n, gen, per_unit=1)], torch.zeros(batch, dtype=torch.bool))
         if distribution == "singular":
             return Problems([rank_deficient(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
+        if distribution == "singular_integer":
+            return Problems([singular_integer(batch, n, gen)], torch.ones(batch, dtype=torch.bool))
         if distribution == "near_singular":
             return Problems([near_singular(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))
         singular = torch.rand(batch, generator=gen) < 0.5
         integer = torch.rand(batch, generator=gen) < INTEGER_SHARE
+        typed = (torch.rand(batch, generator=gen) < TYPED_SINGULAR_SHARE) & integer & singular
+        if not 2 <= n <= SINGULAR_INTEGER_MAX_N:
+            typed[:] = False
         a = torch.empty(batch, n, n, dtype=torch.float64)
         for per_unit, on_it in ((1, integer), (100, ~integer)):  # each kind drawn once, as many as it needs
-            a[on_it & singular] = rank_deficient(int((on_it & singular).sum()), n, gen, per_unit)
+            a[on_it & singular & ~typed] = rank_deficient(int((on_it & singular & ~typed).sum()), n, gen, per_unit)
             a[on_it & ~singular] = self._invertible(int((on_it & ~singular).sum()), n, gen, per_unit)
+        if bool(typed.any()):
+            a[typed] = singular_integer(int(typed.sum()), n, gen)
         return Problems([a], singular)
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
