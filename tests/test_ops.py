@@ -303,6 +303,30 @@ def test_singular_integer_matrices_are_exactly_singular_and_typed_by_hand(n: int
         assert float(repeated.double().mean()) < 0.5
 
 
+@pytest.mark.parametrize("n", [2, 4])
+def test_inverse_mixed_singular_integers_include_typed_ones(n: int) -> None:
+    """Half the singular integer matrices of the mixed set are typed ones: no row or column is ±r_j ± r_k or ±r_j."""
+    problems = OPERATIONS["inverse"].generate(800, (n,), torch.Generator().manual_seed(n), "mixed")
+    a, singular = problems.operands[0], problems.singular
+    assert singular is not None
+    a = a[singular & (a == a.round()).flatten(1).all(1)]
+    pairs = [(j, k) for j in range(n) for k in range(n) if j != k]
+
+    def signed_sum_of_others(m: torch.Tensor) -> bool:
+        for t in range(n):
+            for j, k in pairs:
+                if t in (j, k):
+                    continue
+                if any(torch.equal(m[t], sj * m[j] + sk * m[k]) for sj in (-1.0, 1.0) for sk in (-1.0, 1.0)):
+                    return True
+            if any(torch.equal(m[t], s * m[j]) for j in range(n) if j != t for s in (-1.0, 1.0)):
+                return True
+        return False
+
+    built = [signed_sum_of_others(m) or signed_sum_of_others(m.T) for m in a]
+    assert 0.25 < 1 - sum(built) / len(built) < 0.75
+
+
 def test_singular_integer_refuses_sizes_it_cannot_find() -> None:
     with pytest.raises(ValueError, match="found up to 5x5, not 6x6"):
         OPERATIONS["inverse"].generate(4, (6,), torch.Generator().manual_seed(0), "singular_integer")
