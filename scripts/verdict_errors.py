@@ -3,8 +3,9 @@
     python scripts/verdict_errors.py src/lawt/zoo/inverse --problems 1000
     python scripts/verdict_errors.py runs/exp/inverse-3x3/last --sizes 3x3
 
-For each size, invertible matrices (uniform, and on the 0.01 grid that the rank-deficient ones are built on)
-and rank-deficient matrices are tested apart: the share of each answered wrongly by greedy decoding, and what
+For each size, invertible matrices (uniform, on the 0.01 grid that the rank-deficient ones are built on, and
+integer) and singular matrices (rank-deficient by construction, and random integer ones that happen to be
+singular, up to 5x5) are tested apart: the share of each answered wrongly by greedy decoding, and what
 a verdict from the model's own probability of "not invertible" at the first answer position (over both signs,
 said when above one half) would get instead. The greedy decoder picks the most likely exponent class, so
 "not invertible" can win against exponents that share the rest of the probability; the second verdict shows
@@ -21,8 +22,12 @@ import torch
 
 from lawt.data import parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
+from lawt.ops.inverse import SINGULAR_INTEGER_MAX_N
 from lawt.predict import predict
 from lawt.zoo import LoadedModel, load_model
+
+KINDS = (("invertible_uniform", "uniform"), ("invertible_grid", "grid"), ("invertible_integer", "integer"),
+         ("rank_deficient", "singular"), ("singular_integer", "singular_integer"))
 
 
 def not_invertible_probability(loaded: LoadedModel, operands: list[torch.Tensor], n: int) -> torch.Tensor:
@@ -59,8 +64,9 @@ def main() -> int:
     rows = {}
     for dims in sizes:
         row = {}
-        for kind, distribution in (("invertible_uniform", "uniform"), ("invertible_grid", "grid"),
-                                   ("rank_deficient", "singular")):
+        for kind, distribution in KINDS:
+            if distribution == "singular_integer" and dims[0] > SINGULAR_INTEGER_MAX_N:
+                continue
             problems = loaded.op.generate(args.problems, dims, gen, distribution)
             greedy = predict(loaded.model, loaded.codec, loaded.op, problems.operands, dims).not_invertible
             by_probability = not_invertible_probability(loaded, problems.operands, dims[0]) > 0.5

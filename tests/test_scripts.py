@@ -51,9 +51,10 @@ def test_verdict_errors_of_a_model_that_always_says_not_invertible(tmp_path: Pat
     rows = json.loads(result.stdout)["per_size"]
     assert list(rows) == ["2x2", "3x3"]
     for row in rows.values():
-        assert row["invertible_uniform"] == {"greedy_wrong": 1.0, "probability_wrong": 1.0}
-        assert row["invertible_grid"] == {"greedy_wrong": 1.0, "probability_wrong": 1.0}
-        assert row["rank_deficient"] == {"greedy_wrong": 0.0, "probability_wrong": 0.0}
+        for kind in ("invertible_uniform", "invertible_grid", "invertible_integer"):
+            assert row[kind] == {"greedy_wrong": 1.0, "probability_wrong": 1.0}
+        for kind in ("rank_deficient", "singular_integer"):
+            assert row[kind] == {"greedy_wrong": 0.0, "probability_wrong": 0.0}
 
 
 def test_verdict_errors_refuses_another_operation(tmp_path: Path) -> None:
