@@ -166,6 +166,18 @@ def test_evaluating_an_entry_model_that_says_not_invertible(make_model: Callable
     assert table["invertibility"] == {"count": 20, "accuracy": 1.0}
 
 
+def test_test_sets_skip_the_sizes_they_cannot_draw(make_model: Callable[..., Seq2Seq]) -> None:
+    """Typed singular integer matrices are found up to 5x5: a 6x6 inverse model is tested on them at 5x5 only,
+    and a 6x6-only one not at all."""
+    model, codec, op = make_model("entry", 0), make_codec("entry"), OPERATIONS["inverse"]
+    report = evaluate(model, codec, op, [(5,), (6,)], total=6, distributions=["integer", "singular_integer"])
+    assert list(report["distributions"]["integer"]["per_size"]) == ["5x5", "6x6"]
+    assert list(report["distributions"]["singular_integer"]["per_size"]) == ["5x5"]
+    assert report["distributions"]["singular_integer"]["count"] == 6
+    report = evaluate(model, codec, op, [(6,)], total=4, distributions=["mixed", "singular_integer"])
+    assert list(report["distributions"]) == ["mixed"]
+
+
 def test_a_model_off_by_ten_percent_scores_nothing(monkeypatch: pytest.MonkeyPatch,
                                                    make_model: Callable[..., Seq2Seq]) -> None:
     monkeypatch.setattr(lawt.evaluate, "predict", oracle(1.1))

@@ -19,11 +19,13 @@ EVAL_SEED = 12345
 
 def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
                    distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500) -> dict:
-    """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``.
+    """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``
+    (those of them the distribution covers).
 
     For the inverse the result also has ``invertibility`` (share of right verdicts, also in every size's
     row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
     """
+    sizes = [dims for dims in sizes if op.covers(distribution, dims)]
     gen = torch.Generator().manual_seed(seed)
     per_size: dict[str, dict] = {}
     hits = {tolerance_key(t): 0 for t in TOLERANCES}
@@ -68,8 +70,9 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
 
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
              seed: int = EVAL_SEED, distributions: list[str] | None = None) -> dict:
-    """The full report: the training distribution first, then every other test distribution asked for."""
-    names = distributions or [op.distributions[0]]
+    """The full report: the training distribution first, then every other test distribution asked for that
+    covers any of the sizes."""
+    names = [d for d in distributions or [op.distributions[0]] if any(op.covers(d, dims) for dims in sizes)]
     return {"operation": op.name, "encoding": codec.name, "tolerances": [tolerance_key(t) for t in TOLERANCES],
             "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed) for d in names}}
 

@@ -99,6 +99,10 @@ class Operation(ABC):
         trained_on = trained_on or self.distributions[0]
         return [trained_on, *(d for d in self.test_distributions if d != trained_on)]
 
+    def covers(self, distribution: str, dims: Dims) -> bool:
+        """Whether ``distribution`` can draw problems of size ``dims`` (every size, unless an operation says)."""
+        return True
+
     def _check_distribution(self, distribution: str) -> str:
         distribution = distribution or self.distributions[0]
         if distribution not in self.distributions:

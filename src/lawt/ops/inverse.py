@@ -142,6 +142,9 @@ class Inverse(Operation):
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[0])]
 
+    def covers(self, distribution: str, dims: Dims) -> bool:
+        return distribution != "singular_integer" or dims[0] <= SINGULAR_INTEGER_MAX_N
+
     def _invertible(self, batch: int, n: int, gen: torch.Generator, per_unit: int = 0) -> torch.Tensor:
         """Invertible matrices, uniform (three significant digits) or on a grid of :func:`on_grid`."""
         kept = [torch.empty(0, n, n, dtype=torch.float64)]  # a batch of none is a valid request
