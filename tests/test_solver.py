@@ -192,8 +192,8 @@ def test_values_outside_the_training_range_are_labelled(tiny_zoo: Path) -> None:
 
 
 def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_model: Callable[..., Seq2Seq]) -> None:
-    """An inverse card measured on its training set and on near-singular matrices shows both, and the
-    share of right *invertible?* answers."""
+    """An inverse card measured on its training set and on other test sets shows them all, and the share of
+    right *invertible?* answers, overall and at the asked size on each set that has it."""
     ship_model(tmp_path / "inverse", "inverse", "entry", ["2x2"])
     half = dict.fromkeys(KEYS, 0.5)
     table = {"count": 10, "overall": half, "per_size": {"2x2": {"count": 10, **half}}}
@@ -201,13 +201,15 @@ def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_mod
              "invertibility": {"count": 10, "accuracy": 0.9}}
     evaluation = {"operation": "inverse", "encoding": "entry", "tolerances": KEYS, "distributions": {
         "mixed": mixed,
-        "near_singular": {**table, "overall": dict.fromkeys(KEYS, 0.1)}}}
+        "near_singular": {**table, "overall": dict.fromkeys(KEYS, 0.1)},
+        "integer": {**table, "per_size": {"2x2": {"count": 10, **half, "invertibility": 0.3}}}}}
     config = tmp_path / "inverse" / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": evaluation}))
     card = Calculator(root=tmp_path).solve("inverse", [[[2, 0], [0, 4]]]).model
     assert card is not None and card["accuracy"] == dict.fromkeys(KEYS, 0.5)
     assert card["verdict_accuracy"] == 0.9 and card["verdict_accuracy_this_size"] == 0.8
-    assert card["other_distributions"] == {"near_singular": dict.fromkeys(KEYS, 0.1)}
+    assert card["other_distributions"] == {"near_singular": dict.fromkeys(KEYS, 0.1), "integer": half}
+    assert card["other_verdicts_this_size"] == {"integer": 0.3}  # near_singular has no verdict per size here
 
 
 def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -114,6 +114,9 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
         "verdict_accuracy_this_size": (this_size or {}).get("invertibility"),
         "other_distributions": {name: table["overall"] for name, table in list(tables.items())[1:]},
+        "other_verdicts_this_size": {name: table["per_size"][size]["invertibility"]
+                                     for name, table in list(tables.items())[1:]
+                                     if "invertibility" in table["per_size"].get(size, {})},
     }
 
 

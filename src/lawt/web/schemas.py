@@ -86,6 +86,7 @@ class ModelCard(BaseModel):
     verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
     verdict_accuracy_this_size: float | None = None  # the same at the asked size, when the card has it
     other_distributions: dict[str, dict[str, float | None]] = {}  # accuracy on the other test sets
+    other_verdicts_this_size: dict[str, float] = {}  # inverse: right verdicts at the asked size on those sets
 
 
 class ComputeResponse(BaseModel):

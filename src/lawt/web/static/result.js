@@ -219,6 +219,9 @@ function renderCard(answer) {
   for (const [name, table] of Object.entries(card.other_distributions || {})) {
     rows.push([`Accuracy on ${name.replaceAll("_", "-")} test`, percent(table)]);
   }
+  for (const [name, share] of Object.entries(card.other_verdicts_this_size || {})) {
+    rows.push([`Invertible? verdict right at ${answer.size} on ${name.replaceAll("_", "-")} test`, `${fmt(100 * share)}%`]);
+  }
   for (const [term, value] of rows) {
     const box = element("div");
     box.append(element("dt", "", term), element("dd", "", value));
