@@ -184,7 +184,8 @@ class Calculator:
             return None
         a = tensors[0]
         singular = is_singular(a)
-        answer.invertible = {"exact": not bool(singular[0]), "determinant": float(torch.linalg.det(a)[0]),
+        determinant = float(torch.linalg.det(a)[0]) + 0.0  # + 0.0: LU gives -0.0 for some singular matrices
+        answer.invertible = {"exact": not bool(singular[0]), "determinant": determinant,
                              "condition_number": _finite(float(condition_number(a)[0])), "model": None}
         answer.exact_answer = None if bool(singular[0]) else _lists(op.solve(tensors))
         return singular
