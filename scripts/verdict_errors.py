@@ -22,7 +22,6 @@ import torch
 
 from lawt.data import parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
-from lawt.ops.inverse import SINGULAR_INTEGER_MAX_N
 from lawt.predict import predict
 from lawt.zoo import LoadedModel, load_model
 
@@ -65,7 +64,7 @@ def main() -> int:
     for dims in sizes:
         row = {}
         for kind, distribution in KINDS:
-            if distribution == "singular_integer" and dims[0] > SINGULAR_INTEGER_MAX_N:
+            if not loaded.op.covers(distribution, dims):
                 continue
             problems = loaded.op.generate(args.problems, dims, gen, distribution)
             greedy = predict(loaded.model, loaded.codec, loaded.op, problems.operands, dims).not_invertible
