@@ -101,6 +101,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
     tables = evaluation.get("distributions", {})
     main = next(iter(tables.values()), None)
     this_size = main["per_size"].get(size) if main and size else None
+    others = list(tables.items())[1:]
     return {
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
         "encoder_layers": arch["enc_layers"], "decoder_layers": arch["dec_layers"], "width": arch["d_model"],
@@ -113,9 +114,8 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "evaluated_on": main["count"] if main else 0,
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
         "verdict_accuracy_this_size": (this_size or {}).get("invertibility"),
-        "other_distributions": {name: table["overall"] for name, table in list(tables.items())[1:]},
-        "other_verdicts_this_size": {name: table["per_size"][size]["invertibility"]
-                                     for name, table in list(tables.items())[1:]
+        "other_distributions": {name: table["overall"] for name, table in others},
+        "other_verdicts_this_size": {name: table["per_size"][size]["invertibility"] for name, table in others
                                      if "invertibility" in table["per_size"].get(size, {})},
     }
 

@@ -216,11 +216,12 @@ function renderCard(answer) {
   if (card.verdict_accuracy_this_size !== null && card.verdict_accuracy_this_size !== undefined) {
     rows.push([`Invertible? verdict right at ${answer.size}`, `${fmt(100 * card.verdict_accuracy_this_size)}%`]);
   }
+  const testSet = (name) => `${name.replaceAll("_", "-")} test`;
   for (const [name, table] of Object.entries(card.other_distributions || {})) {
-    rows.push([`Accuracy on ${name.replaceAll("_", "-")} test`, percent(table)]);
+    rows.push([`Accuracy on ${testSet(name)}`, percent(table)]);
   }
   for (const [name, share] of Object.entries(card.other_verdicts_this_size || {})) {
-    rows.push([`Invertible? verdict right at ${answer.size} on ${name.replaceAll("_", "-")} test`, `${fmt(100 * share)}%`]);
+    rows.push([`Invertible? verdict right at ${answer.size} on ${testSet(name)}`, `${fmt(100 * share)}%`]);
   }
   for (const [term, value] of rows) {
     const box = element("div");
