@@ -10,6 +10,7 @@ import pytest
 
 from lawt.cli import main
 from lawt.curves import CurvePoint, describe, project, read_curve
+from lawt.zoo import CONFIG, ZOO_DIR
 
 
 def write_metrics(run: Path, points: list[tuple[int, float, float]]) -> None:
@@ -76,3 +77,16 @@ def test_curve_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert len(result["curve"]) == 3 and result["projection"]["reached_at"] == pytest.approx(0.3)
     assert main(["curve", str(tmp_path / "nothing")]) == 2
     assert "no evaluations" in capsys.readouterr().err
+
+
+def test_curve_command_reads_a_model_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A shipped model has no metrics.jsonl: its card's training curve is read, by folder or by name.
+    assert main(["curve", "eigenvalues"]) == 0
+    assert "90 % at 5% projected at" in capsys.readouterr().out
+    folder = tmp_path / "model"
+    folder.mkdir()
+    card = json.loads((ZOO_DIR / "eigenvalues" / CONFIG).read_text())
+    (folder / CONFIG).write_text(json.dumps(card))
+    assert main(["curve", str(folder), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)[str(folder)]
+    assert len(result["curve"]) == len(card["training"]["curve"]) > 0

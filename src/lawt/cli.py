@@ -126,15 +126,30 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _curve_of(source: Path) -> list:
+    """The learning curve of a run folder (its metrics.jsonl), a model folder or a shipped operation's name
+    (its card's training curve)."""
+    from lawt.curves import curve_from_json, read_curve
+    from lawt.zoo import CONFIG, ZOO_DIR, read_card
+
+    if (source / "metrics.jsonl").exists():
+        return read_curve(source)
+    folder = source if source.exists() else ZOO_DIR / source.name
+    if (folder / CONFIG).exists():
+        return curve_from_json(read_card(folder).get("training", {}).get("curve", []))
+    return []
+
+
 def cmd_curve(args: argparse.Namespace) -> int:
-    from lawt.curves import curve_as_json, describe, project, read_curve
+    from lawt.curves import curve_as_json, describe, project
 
     target = args.target / 100
     results = {}
     for run in args.runs:
-        curve = read_curve(run)
+        curve = _curve_of(run)
         if not curve:
-            print(f"error: no evaluations in {run / 'metrics.jsonl'}", file=sys.stderr)
+            print(f"error: no evaluations in {run} (read from a run's metrics.jsonl or a model card's training curve)",
+                  file=sys.stderr)
             return 2
         results[str(run)] = (curve, project(curve, target, args.tolerance))
     if args.json:
@@ -258,8 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", type=Path, default=ZOO_DIR)
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("curve", help="a run's learning curve and the CPU-hours its trend needs for a target")
-    p.add_argument("runs", nargs="+", type=Path, help="run folders (with metrics.jsonl)")
+    p = sub.add_parser("curve", help="a run's or model's learning curve and the CPU-hours its trend needs for a target")
+    p.add_argument("runs", nargs="+", type=Path,
+                   help="run folders (with metrics.jsonl), model folders or shipped operations' names")
     p.add_argument("--target", type=float, default=90.0, help="accuracy in percent (default 90)")
     p.add_argument("--tolerance", default="5%", choices=["5%", "2%", "1%", "0.5%"])
     p.add_argument("--json", action="store_true")
