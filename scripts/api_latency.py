@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest import matrix, percentile, start_server, symmetric
@@ -34,7 +34,7 @@ def main() -> int:
         server, url = start_server(None, f"sqlite:///{tmp}/latency.db", Path(tmp) / "server.log")
         try:
             latencies, provenance = [], set()
-            with httpx.Client(base_url=url, timeout=30) as client:
+            with httpx2.Client(base_url=url, timeout=30) as client:
                 for i in range(args.requests + 5):
                     a = symmetric(rng, rows) if args.operation.startswith("eigen") else matrix(rng, rows, cols)
                     start = time.perf_counter()

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 EXPECTED = {200, 201, 413, 422, 429, 503}
@@ -80,7 +80,7 @@ INVALID_BODIES = [
 ]
 
 
-async def one_request(client: httpx.AsyncClient, rng: random.Random) -> httpx.Response:
+async def one_request(client: httpx2.AsyncClient, rng: random.Random) -> httpx2.Response:
     roll = rng.random()
     if roll < 0.55:
         return await client.post("/api/compute", json=valid_problem(rng))
@@ -98,13 +98,13 @@ async def one_request(client: httpx.AsyncClient, rng: random.Random) -> httpx.Re
 
 async def simulate_client(url: str, seed: int, deadline: float, budget: int, tally: Tally, timeout: float) -> None:
     rng = random.Random(seed)
-    async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+    async with httpx2.AsyncClient(base_url=url, timeout=timeout) as client:
         while time.monotonic() < deadline and tally.sent < budget:
             tally.sent += 1
             started = time.perf_counter()
             try:
                 response = await one_request(client, rng)
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 tally.statuses["connection-error"] += 1
                 tally.unexpected.append(f"{type(exc).__name__}: {exc}")
                 continue
@@ -156,9 +156,9 @@ def start_server(root: Path | None, database_url: str | None, log: Path) -> tupl
         if process.poll() is not None:
             raise SystemExit(f"server exited with code {process.returncode}:\n{log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return process, url
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.25)
     process.kill()

@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 from fastapi.testclient import TestClient
 
 from lawt.solver import Answer, Calculator
@@ -28,10 +28,10 @@ class SlowCalculator(Calculator):
         return super().solve(operation, operands, beam)
 
 
-def concurrent_computes(app, count: int) -> list[httpx.Response]:
-    async def go() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+def concurrent_computes(app, count: int) -> list[httpx2.Response]:
+    async def go() -> list[httpx2.Response]:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             return await asyncio.gather(*(client.post("/api/compute", json=PROBLEM) for _ in range(count)))
 
     return asyncio.run(go())
