@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 import lawt.bench
+import lawt.ship
 from lawt.cli import main
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS
-from lawt.zoo import load_model, read_card
+from lawt.zoo import WEIGHTS, load_model, read_card
 
 Run = Callable[..., subprocess.CompletedProcess]
 SOLVE_KEYS = {"operation", "model_answer", "exact_answer", "relative_error", "confidence", "provenance", "decode_ms"}
@@ -201,6 +202,16 @@ def test_ship_to_a_destination(tmp_path: Path, ship_model: Callable[..., Seq2Seq
                        capsys)
     assert code == 0
     assert [h["shipped"] for h in read_card(dest)["history"]] == [True, False, True]
+
+
+def test_ship_refuses_weights_over_the_size_limit(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    ship_model(tmp_path / "candidate", "transpose", "entry", ["1x1"])
+    monkeypatch.setattr(lawt.ship, "MAX_WEIGHTS_BYTES", (tmp_path / "candidate" / WEIGHTS).stat().st_size - 1)
+    dest = tmp_path / "zoo" / "transpose"
+    code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20"], capsys)
+    assert code == 1 and "over the zoo's limit" in out and not dest.exists()
 
 
 # ---------------------------------------------------------------------------------------------- bench, train

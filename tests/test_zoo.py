@@ -12,6 +12,7 @@ import torch
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, get_operation
+from lawt.ship import MAX_WEIGHTS_BYTES
 from lawt.train import TrainConfig
 from lawt.zoo import (
     CONFIG,
@@ -168,6 +169,7 @@ def test_every_shipped_model_loads_and_its_recipe_parses(operation: str) -> None
     recipe and ``configs/<operation>.json`` are valid training settings for it."""
     loaded = load_model(ZOO_DIR / operation)
     assert loaded.op.name == operation
+    assert (ZOO_DIR / operation / WEIGHTS).stat().st_size <= MAX_WEIGHTS_BYTES
     recipe = TrainConfig.from_dict(loaded.card["training"]["recipe"])
     assert recipe.operation == operation
     config = TrainConfig.from_dict(json.loads((CONFIGS / f"{operation}.json").read_text()))

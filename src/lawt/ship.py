@@ -11,6 +11,8 @@ from lawt.evaluate import evaluate, write_report
 from lawt.ops import Operation
 from lawt.zoo import CONFIG, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
+MAX_WEIGHTS_BYTES = 10_000_000  # the zoo's limit per model: the repository carries every shipped model
+
 
 def coverage_score(op: Operation, report: dict) -> float:
     """Mean accuracy over the four tolerances and over *every* size of the operation (unserved sizes = 0).
@@ -36,6 +38,11 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     loaded = load_model(candidate)
     op = loaded.op
     destination = destination or ZOO_DIR / op.name
+    size = (candidate / WEIGHTS).stat().st_size
+    if size > MAX_WEIGHTS_BYTES and candidate.resolve() != destination.resolve():
+        print(f"not shipped: {candidate / WEIGHTS} is {size / 1e6:.1f} MB, over the zoo's limit of "
+              f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
+        return False
     trained_on = loaded.card.get("distribution") or op.distributions[0]
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
                       distributions=op.report_distributions(trained_on))
