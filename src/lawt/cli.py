@@ -7,11 +7,15 @@ import json
 import sys
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lawt.allocator import keep_freed_memory
 from lawt.matrix_text import MatrixFormatError, format_matrix, parse_matrix
 from lawt.ops import OPERATIONS, OperandError
 from lawt.zoo import ZOO_DIR, ModelLoadError
+
+if TYPE_CHECKING:
+    from lawt.curves import CurvePoint
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,11 +130,11 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _curve_of(source: Path) -> list:
+def _curve_of(source: Path) -> list[CurvePoint]:
     """The learning curve of a run folder (its metrics.jsonl), a model folder or a shipped operation's name
     (its card's training curve)."""
     from lawt.curves import curve_from_json, read_curve
-    from lawt.zoo import CONFIG, ZOO_DIR, read_card
+    from lawt.zoo import CONFIG, read_card
 
     if (source / "metrics.jsonl").exists():
         return read_curve(source)
