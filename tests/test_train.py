@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import lawt.train
 from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
@@ -410,3 +411,14 @@ def test_a_resume_keeps_the_runs_own_stages_over_a_stale_copy_in_its_settings() 
     longer = TrainConfig(**{**saved, "steps": 400, "earlier": [first]})
     record_stage(longer, saved, 300)
     assert [s["until_step"] for s in longer.earlier] == [100, 200, 300]
+
+
+def test_a_model_over_the_zoo_limit_is_named_when_training_starts(full_run: tuple[dict, Path], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = {**full_run[0], "steps": 1, "out_dir": str(tmp_path / "small")}
+    train(TrainConfig(**settings), show_progress=False)
+    assert "over the zoo's limit" not in capsys.readouterr().err
+    monkeypatch.setattr(lawt.train, "MAX_WEIGHTS_BYTES", 1000)
+    train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "big")}), show_progress=False)
+    assert "lawt ship will refuse it" in capsys.readouterr().err

@@ -12,10 +12,10 @@ import torch
 from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, get_operation
-from lawt.ship import MAX_WEIGHTS_BYTES
 from lawt.train import TrainConfig
 from lawt.zoo import (
     CONFIG,
+    MAX_WEIGHTS_BYTES,
     WEIGHTS,
     ZOO_DIR,
     LoadedModel,

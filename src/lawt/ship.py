@@ -9,9 +9,7 @@ from pathlib import Path
 from lawt.curves import continued, curve_as_json, read_curve
 from lawt.evaluate import evaluate, write_report
 from lawt.ops import Operation
-from lawt.zoo import CONFIG, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
-
-MAX_WEIGHTS_BYTES = 10_000_000  # the zoo's limit per model: the repository carries every shipped model
+from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
 
 def coverage_score(op: Operation, report: dict) -> float:

@@ -25,7 +25,7 @@ from lawt.evaluate import accuracy_table
 from lawt.hardware import autocast, process_device, resolve_precision
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
-from lawt.zoo import WEIGHTS, load_model, read_card, save_model, sha256
+from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
 
 
 @dataclass
@@ -231,6 +231,10 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
                               value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
                               head_hidden=cfg.head_hidden)
+    shipped_bytes = 2 * model.num_parameters()  # fp16, as save_model writes them
+    if ddp.main and shipped_bytes > MAX_WEIGHTS_BYTES:
+        print(f"note: this model's fp16 weights take {shipped_bytes / 1e6:.1f} MB, over the zoo's limit of "
+              f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model: lawt ship will refuse it", file=sys.stderr)
     started_from = None
     if cfg.init_from:
         model.start_from(load_model(Path(cfg.init_from)).model)

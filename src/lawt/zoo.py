@@ -21,6 +21,7 @@ from lawt.ops.base import Dims
 
 ZOO_DIR = Path(__file__).parent / "zoo"
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
+MAX_WEIGHTS_BYTES = 10_000_000  # per shipped model: the repository carries every one
 
 
 class ModelLoadError(RuntimeError):
