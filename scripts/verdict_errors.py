@@ -37,7 +37,7 @@ def not_invertible_probability(loaded: LoadedModel, operands: list[torch.Tensor]
     slots = codec.slots(loaded.op.answer_shapes((n,)), batch)[:, :1]
     bos = torch.tensor(codec.bos).expand(batch, 1, len(model.heads))
     with torch.no_grad():
-        h = model.hidden(torch.cat([bos, slots], dim=-1), model.encode(src, None), None)[:, -1]
+        h = model.hidden(torch.cat([bos, slots], dim=-1), model.encode(src, None), src, None)[:, -1]
         chosen = torch.zeros(batch, len(model.heads), dtype=torch.long)
         sign = model.field_logits(h, chosen, 0).float().softmax(-1)
         total = torch.zeros(batch)

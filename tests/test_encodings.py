@@ -336,12 +336,16 @@ def test_collate_without_source_padding_has_no_mask() -> None:
     assert collate([single]) is single
 
 
-@pytest.mark.parametrize("name", ["entry", "P1000"])
+@pytest.mark.parametrize("name", ["entry", "P1000", "entry+grid"])
 def test_padding_does_not_change_the_model(name: str) -> None:
     """A padded batch gives the same hidden states and loss as its groups run one by one."""
-    codec = make_codec(name)
+    codec = make_codec(name.removesuffix("+grid"))
     torch.manual_seed(0)
-    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2).eval()
+    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2, grid_bias=name.endswith("+grid")).eval()
+    with torch.no_grad():
+        for name_, p in model.named_parameters():
+            if name_.endswith("bias.weight"):  # the grid bias starts at zero: make it matter
+                p.normal_(std=0.3)
     gen = torch.Generator().manual_seed(1)
     groups = []
     for (r, c), n in (((3, 3), 2), ((1, 2), 3)):
@@ -349,11 +353,11 @@ def test_padding_does_not_change_the_model(name: str) -> None:
         groups.append(codec.encode([a], [a.transpose(1, 2)]))
     batch = collate(groups)
     with torch.no_grad():
-        h = model.hidden(batch.tgt_in, model.encode(batch.src, batch.src_mask), batch.src_mask)
+        h = model.hidden(batch.tgt_in, model.encode(batch.src, batch.src_mask), batch.src, batch.src_mask)
         row, sums, counts = 0, torch.zeros(len(codec.out_fields)), torch.zeros(len(codec.out_fields))
         for g in groups:
             n, t = g.src.shape[0], g.tgt_out.shape[1]
-            alone = model.hidden(g.tgt_in, model.encode(g.src, None), None)
+            alone = model.hidden(g.tgt_in, model.encode(g.src, None), g.src, None)
             assert torch.allclose(h[row:row + n, :t], alone, atol=1e-5)
             for k in range(len(codec.out_fields)):
                 logits = model.field_logits(alone, g.tgt_out.clamp(min=0), k)

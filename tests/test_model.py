@@ -8,21 +8,22 @@ import pytest
 import torch
 
 from lawt.data import BatchSampler
-from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, Codec, make_codec
-from lawt.model import Generated, Seq2Seq
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, MAX_PARTS, Codec, make_codec
+from lawt.model import MATCH_CODES, Generated, Seq2Seq, grid_codes
 from lawt.ops import get_operation
 
-CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value"]
-VALUE_ARCH = {"value_embedding": True, "head_hidden": 16}  # "+value": value embedding and MLP heads
+CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value", "entry+grid"]
+ARCHS = {"+value": {"value_embedding": True, "head_hidden": 16},  # value embedding and MLP heads
+         "+grid": {"grid_bias": True}}
 PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
 
 
 def codec_of(encoding: str) -> Codec:
-    return make_codec(encoding.removesuffix("+value"))
+    return make_codec(encoding.split("+")[0])
 
 
 def arch_of(encoding: str) -> dict:
-    return VALUE_ARCH if encoding.endswith("+value") else {}
+    return next((arch for suffix, arch in ARCHS.items() if encoding.endswith(suffix)), {})
 
 
 def sharpened(encoding: str, seed: int, end_bias: float = 0.0) -> Seq2Seq:
@@ -31,7 +32,9 @@ def sharpened(encoding: str, seed: int, end_bias: float = 0.0) -> Seq2Seq:
     torch.manual_seed(seed)
     model = Seq2Seq.for_codec(codec_of(encoding), d_model=32, n_heads=4, ffn_mult=2, **arch_of(encoding)).eval()
     with torch.no_grad():
-        for p in model.parameters():
+        for name, p in model.named_parameters():
+            if name.endswith("bias.weight"):  # the grid bias starts at zero: give it something to do
+                p.normal_(std=0.3)
             p.mul_(4)
         if encoding.startswith("entry"):
             last_layer(model.heads[1]).bias[ENTRY_NOT_INVERTIBLE] += end_bias
@@ -56,7 +59,7 @@ def rescore(model: Seq2Seq, codec: Codec, src: torch.Tensor, slots: torch.Tensor
     bos = torch.tensor(codec.bos).expand(batch, 1, n)
     tgt_in = torch.cat([torch.cat([bos, fields[:, :-1]], 1), slots[:, :length]], -1)
     with torch.no_grad():
-        h = model.hidden(tgt_in, model.encode(src, None), None)
+        h = model.hidden(tgt_in, model.encode(src, None), src, None)
         total, alive = torch.zeros(batch), torch.ones(batch, dtype=torch.bool)
         for t in range(length):
             step = sum(model.field_logits(h[:, t], fields[:, t], k).log_softmax(-1)
@@ -149,7 +152,7 @@ def test_generate_is_deterministic_and_depends_on_the_input() -> None:
     assert not torch.equal(decode(model, codec, other, slots).fields, a.fields)
 
 
-@pytest.mark.parametrize("encoding", ["entry", "P1000", "entry+value"])
+@pytest.mark.parametrize("encoding", ["entry", "P1000", "entry+value", "entry+grid"])
 def test_training_decreases_the_loss(encoding: str) -> None:
     torch.manual_seed(0)
     codec = codec_of(encoding)
@@ -240,7 +243,7 @@ def test_starting_from_a_model_without_the_mantissa_feature_changes_no_answer() 
     assert after.src_value.proj.weight.shape == (16, 3) and not after.src_value.proj.weight[:, 2].any()
     problems = op.generate(6, (3, 2), torch.Generator().manual_seed(1))
     batch = codec.encode(problems.operands, op.solve(problems.operands))
-    logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), None) for model in (before, after)]
+    logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), batch.src, None) for model in (before, after)]
     assert torch.allclose(logits[0], logits[1], atol=1e-6)
     with pytest.raises(RuntimeError):  # any other difference is refused, not silently dropped
         Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True, enc_layers=2).start_from(before)
@@ -249,3 +252,54 @@ def test_starting_from_a_model_without_the_mantissa_feature_changes_no_answer() 
 def test_value_embedding_needs_an_entry_layout() -> None:
     with pytest.raises(ValueError, match="entry layout"):
         Seq2Seq.for_codec(make_codec("P1000"), d_model=8, n_heads=2, value_embedding=True)
+
+
+def test_grid_bias_needs_an_entry_layout() -> None:
+    with pytest.raises(ValueError, match="entry layout"):
+        Seq2Seq.for_codec(make_codec("P1000"), d_model=8, n_heads=2, grid_bias=True)
+
+
+def test_grid_codes_name_the_parts_and_the_matching_indices() -> None:
+    codec, op = make_codec("entry"), get_operation("product")
+    problems = op.generate(1, (2, 3, 2), torch.Generator().manual_seed(0))
+    src, slots = codec.encode_operands(problems.operands), codec.slots(op.answer_shapes((2, 3, 2)), 1)
+    codes = grid_codes(slots[..., -3:], src[..., -3:], MAX_PARTS)[0]  # answer (i, j) against A and B entries
+    part_pair, matches = codes // MATCH_CODES, codes % MATCH_CODES
+    assert part_pair[:, :6].eq(0).all() and part_pair[:, 6:].eq(1).all()  # answer part 0 against A, then B
+    # answer entry (1, 0) is slot 2. A entry (1, 2) is source 5: only the rows match (bit 1)
+    assert int(matches[2, 5]) == 1
+    # B entry (0, 0) is source 6: the answer's column 0 matches B's row (bit 4) and column (bit 8), its row 1 neither
+    assert int(matches[2, 6]) == 4 + 8
+
+
+def test_the_grid_bias_lets_an_answer_entry_attend_to_its_row_of_a_and_column_of_b() -> None:
+    """With weights on "row = row" towards A and "column = column" towards B, answer (i, j)'s cross-attention
+    goes to row i of A and column j of B, and nowhere else."""
+    codec, op = make_codec("entry"), get_operation("product")
+    torch.manual_seed(0)
+    model = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True).eval()
+    bias = model.decoder[0].cross_bias
+    with torch.no_grad():
+        bias.weight[0 * MAX_PARTS + 0, 0] = 2.0  # answer part 0 against operand A: query row = key row
+        bias.weight[0 * MAX_PARTS + 1, 3] = 2.0  # against operand B: query column = key column
+    dims = (3, 2, 4)
+    problems = op.generate(1, dims, torch.Generator().manual_seed(0))
+    src, slots = codec.encode_operands(problems.operands), codec.slots(op.answer_shapes(dims), 1)
+    weights = bias(model._codes(slots, src)).softmax(-1)[0, 0]  # [answer entries, source entries]
+    i, j = 2, 1
+    attended = weights[i * 4 + j] > 1e-6
+    rows_of_a = [2 * 2 + 0, 2 * 2 + 1]
+    columns_of_b = [6 + 0 * 4 + 1, 6 + 1 * 4 + 1]
+    assert attended.nonzero().flatten().tolist() == rows_of_a + columns_of_b
+
+
+def test_starting_from_a_model_without_the_grid_bias_changes_no_answer() -> None:
+    codec, op = make_codec("entry"), get_operation("product")
+    torch.manual_seed(0)
+    before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2).eval()
+    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True).eval()
+    after.start_from(before)
+    problems = op.generate(4, (2, 3, 2), torch.Generator().manual_seed(1))
+    batch = codec.encode(problems.operands, op.solve(problems.operands))
+    logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), batch.src, None) for model in (before, after)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-6)

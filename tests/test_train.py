@@ -314,6 +314,12 @@ def test_the_mantissa_feature_needs_the_value_embedding() -> None:
     TrainConfig(operation="matvec", encoding="entry", value_embedding=True, value_mantissa=True).check()
 
 
+def test_the_grid_bias_needs_an_entry_layout() -> None:
+    with pytest.raises(ValueError, match="grid_bias needs an entry layout"):
+        TrainConfig(operation="product", encoding="P1000", grid_bias=True).check()
+    TrainConfig(operation="product", encoding="entry", grid_bias=True).check()
+
+
 def test_without_focus_the_batches_are_the_same_as_before() -> None:
     op, codec = get_operation("sum"), make_codec("entry")
     sizes = parse_sizes(op, "1-4")

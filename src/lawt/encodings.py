@@ -96,6 +96,8 @@ class Codec(ABC):
     # (source indices, target indices, smallest exponent) of the number fields sign, exponent, mantissa…;
     # None when positions are tokens rather than numbers
     number_fields: tuple[list[int], list[int], int] | None = None
+    # True when the last three source fields and the last three slot fields are (row, column, part)
+    grid: bool = False
 
     @property
     def bos(self) -> list[int]:
@@ -474,6 +476,7 @@ class EntryCodec(Codec):
         self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
         self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
         self.slot_fields = [MAX_DIM, MAX_DIM, MAX_PARTS]
+        self.grid = True
         mantissa_fields = DIGITS if digits else [MANTISSAS]
         self._input_table = number_table([SIGNS, *mantissa_fields, 0])
         self._output_table = number_table([SIGNS, 0, *mantissa_fields])

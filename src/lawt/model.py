@@ -36,6 +36,7 @@ class ModelConfig:
     value_embedding: bool = False  # add an embedding of each number's value (entry layouts only)
     value_mantissa: bool = False  # the value embedding also gets the signed mantissa alone, a scale-free feature
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
+    grid_bias: bool = False  # learned attention bias from matching row/column indices (entry layouts only)
     src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
     tgt_number_fields: list[int] = field(default_factory=list)
     exponent_min: int = 0
@@ -96,6 +97,43 @@ class ValueEmbedding(nn.Module):
         return self.proj(torch.stack(features, dim=-1))
 
 
+MATCH_CODES = 16  # which of the four index matches hold between two positions, as four bits
+GRID_GAIN = 10.0  # a bias of several units must be reachable in a few hundred steps at the usual learning rates
+
+
+def grid_codes(q_grid: torch.Tensor, k_grid: torch.Tensor, n_parts: int) -> torch.Tensor:
+    """For every query–key pair [B, Tq, Tk]: the index of (query part, key part, index matches), where the
+    matches are four bits: query row = key row, query row = key column, query column = key row, column =
+    column. Grids are [B, T, 3] (row, column, part)."""
+    qr, qc, qp = (q_grid[:, :, None, i] for i in range(3))
+    kr, kc, kp = (k_grid[:, None, :, i] for i in range(3))
+    matches = (qr == kr).long() + 2 * (qr == kc) + 4 * (qc == kr) + 8 * (qc == kc)
+    return (qp * n_parts + kp) * MATCH_CODES + matches
+
+
+class GridBias(nn.Module):
+    """A learned attention bias from where two positions lie in their matrices: per head, one weight for
+    each of the four index matches, for each (query part, key part) pair. An answer entry (i, j) of a
+    product can so attend to row i of A and column j of B at once, which plain attention over summed
+    row and column embeddings learns slowly. Zero at the start: the model computes what it would without."""
+
+    BITS = torch.tensor([[(code >> m) & 1 for m in range(4)] for code in range(MATCH_CODES)], dtype=torch.float)
+
+    def __init__(self, n_parts: int, n_heads: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_parts * n_parts, 4, n_heads))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Bias [B, H, Tq, Tk] for the codes of :func:`grid_codes`."""
+        table = torch.einsum("cm,pmh->pch", self.BITS.to(self.weight), self.weight).reshape(-1, self.weight.shape[-1])
+        return F.embedding(codes, GRID_GAIN * table).permute(0, 3, 1, 2)
+
+
+def with_key_mask(bias: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+    """An additive attention mask: ``bias`` with -inf where ``key_mask`` [B, 1, 1, Tk] is False."""
+    return bias if key_mask is None else bias.masked_fill(~key_mask, -torch.inf)
+
+
 class Attention(nn.Module):
     """Multi-head attention on ``scaled_dot_product_attention``; self- or cross-attention."""
 
@@ -117,7 +155,8 @@ class Attention(nn.Module):
     def attend(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None,
                causal: bool = False) -> torch.Tensor:
         q = self.heads(self.q(x))
-        with sdpa_kernel(SDPBackend.MATH) if k.shape[2] <= SHORT else nullcontext():
+        additive = mask is not None and mask.dtype != torch.bool  # a learned bias: the math kernel takes its gradient
+        with sdpa_kernel(SDPBackend.MATH) if k.shape[2] <= SHORT or additive else nullcontext():
             return self._merge(F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal))
 
     def _merge(self, y: torch.Tensor) -> torch.Tensor:
@@ -129,12 +168,17 @@ def mlp(d_model: int, mult: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_model, mult * d_model), nn.GELU(), nn.Linear(mult * d_model, d_model))
 
 
+def grid_bias(cfg: ModelConfig) -> GridBias | None:
+    return GridBias(cfg.src_fields[-1], cfg.n_heads) if cfg.grid_bias else None
+
+
 class EncoderBlock(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.attn = Attention(cfg.d_model, cfg.n_heads)
         self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+        self.bias = grid_bias(cfg)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         h = self.ln1(x)
@@ -168,12 +212,16 @@ class DecoderBlock(nn.Module):
         self.self_attn = Attention(cfg.d_model, cfg.n_heads)
         self.cross_attn = Attention(cfg.d_model, cfg.n_heads)
         self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+        self.self_bias, self.cross_bias = grid_bias(cfg), grid_bias(cfg)
 
     def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
-                memory_mask: torch.Tensor | None) -> torch.Tensor:
-        """The whole target sequence at once (training, or uncached decoding), given the memory's K/V."""
+                memory_mask: torch.Tensor | None, self_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The whole target sequence at once (training, or uncached decoding), given the memory's K/V.
+
+        ``self_mask`` is an additive mask that already holds the causal one; without it, plain causal attention.
+        """
         h = self.ln1(x)
-        x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), causal=True)
+        x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), mask=self_mask, causal=self_mask is None)
         x = x + self.cross_attn.attend(self.ln2(x), *memory_kv, mask=memory_mask)
         return x + self.mlp(self.ln3(x))
 
@@ -187,11 +235,12 @@ class DecoderBlock(nn.Module):
                            cross_q_weight=(ca.q.weight * scale).t(), cross_q_bias=ca.q.bias * scale)
 
     def step(self, x: torch.Tensor, w: StepWeights, cache: KVCache, layer: int,
-             memory_mask: torch.Tensor | None) -> torch.Tensor:
+             memory_mask: torch.Tensor | None, codes: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """One new position [rows, d]: earlier keys and values, and the encoder's, come from the cache.
 
         Same function as :meth:`forward` at the last position, in as few operations as possible: at batch 1
-        decoding is bound by the number of operations, not by arithmetic.
+        decoding is bound by the number of operations, not by arithmetic. ``codes`` are this position's grid
+        codes against the positions so far and against the encoder's, with the grid bias.
         """
         rows, d = x.shape
         heads = self.self_attn.n_heads
@@ -200,10 +249,14 @@ class DecoderBlock(nn.Module):
         k_all, v_all = cache.self_kv[layer]
         k_all[:, :, t] = k.view(rows, heads, -1)
         v_all[:, :, t] = v.view(rows, heads, -1)
-        y = _attend_one(q.view(rows, heads, 1, -1), k_all[:, :, :t + 1].transpose(-1, -2), v_all[:, :, :t + 1], None)
+        self_bias = cross_bias = None
+        if codes is not None:
+            self_bias, cross_bias = self.self_bias(codes[0]), self.cross_bias(codes[1])
+        y = _attend_one(q.view(rows, heads, 1, -1), k_all[:, :, :t + 1].transpose(-1, -2), v_all[:, :, :t + 1], None,
+                        self_bias)
         x = x + F.linear(y, self.self_attn.out.weight, self.self_attn.out.bias)
         q = torch.addmm(w.cross_q_bias, _norm(self.ln2, x), w.cross_q_weight)
-        y = _attend_one(q.view(rows, heads, 1, -1), *cache.cross[layer], memory_mask)
+        y = _attend_one(q.view(rows, heads, 1, -1), *cache.cross[layer], memory_mask, cross_bias)
         x = x + F.linear(y, self.cross_attn.out.weight, self.cross_attn.out.bias)
         up, down = self.mlp[0], self.mlp[2]
         return x + F.linear(F.gelu(F.linear(_norm(self.ln3, x), up.weight, up.bias)), down.weight, down.bias)
@@ -236,10 +289,14 @@ def _norm(ln: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
 
 
-def _attend_one(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def _attend_one(q: torch.Tensor, k_t: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
     """One query per row [rows, H, 1, hd] (already scaled) against keys given as a transposed view
-    [rows, H, hd, T] → [rows, H·hd]: two batched matrix products over the cache as it lies in memory."""
+    [rows, H, hd, T] → [rows, H·hd]: two batched matrix products over the cache as it lies in memory.
+    ``bias`` [rows, H, 1, T] is added to the scores."""
     scores = q @ k_t
+    if bias is not None:
+        scores = scores + bias
     if mask is not None:
         scores = scores.masked_fill(~mask, -torch.inf)
     return (scores.softmax(-1) @ v).view(q.shape[0], -1)
@@ -299,17 +356,22 @@ class Seq2Seq(nn.Module):
                 raise ValueError(f"the value embedding needs an entry layout, not {codec.name}")
             src_fields, tgt_fields, exponent_min = codec.number_fields
             numbers = dict(src_number_fields=src_fields, tgt_number_fields=tgt_fields, exponent_min=exponent_min)
+        if arch.get("grid_bias") and not codec.grid:
+            raise ValueError(f"the grid bias needs an entry layout, not {codec.name}")
         return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
                                out_fields=codec.out_fields, **numbers, **arch))
 
     def start_from(self, other: Seq2Seq) -> None:
-        """Copy ``other``'s weights. ``other`` may lack the value embedding's mantissa feature: its weights
-        then start at zero, so this model computes what ``other`` does until training uses the feature."""
+        """Copy ``other``'s weights. ``other`` may lack the value embedding's mantissa feature or the grid
+        bias: those weights then start at zero, so this model computes what ``other`` does until training
+        uses them."""
         state = other.state_dict()
         for name, mine in self.state_dict().items():
             theirs = state.get(name)
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
+            if theirs is None and name.endswith("bias.weight") and self.cfg.grid_bias:
+                state[name] = torch.zeros_like(mine)
         self.load_state_dict(state)
 
     def embed_source(self, src: torch.Tensor) -> torch.Tensor:
@@ -328,21 +390,33 @@ class Seq2Seq(nn.Module):
     def _key_mask(src_mask: torch.Tensor | None) -> torch.Tensor | None:
         return None if src_mask is None else src_mask[:, None, None, :]
 
+    def _codes(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
+        """Grid codes between two field sequences whose last three fields are (row, column, part)."""
+        return grid_codes(q[..., -3:], k[..., -3:], self.cfg.src_fields[-1]) if self.cfg.grid_bias else None
+
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.embed_source(src)
         mask = self._key_mask(src_mask)
+        codes = self._codes(src, src)
         for block in self.encoder:
-            x = block(x, mask)
+            x = block(x, mask if codes is None else with_key_mask(block.bias(codes), mask))
         return self.enc_norm(x)
 
     def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [block.cross_attn.keys_values(memory) for block in self.decoder]
 
-    def hidden(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
+    def hidden(self, tgt_in: torch.Tensor, memory: torch.Tensor, src: torch.Tensor,
+               src_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.embed_target(tgt_in)
         mask = self._key_mask(src_mask)
+        self_codes, cross_codes = self._codes(tgt_in, tgt_in), self._codes(tgt_in, src)
+        future = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).triu(1)
         for block, kv in zip(self.decoder, self.memory_kv(memory), strict=True):
-            x = block(x, kv, mask)
+            if cross_codes is None:
+                x = block(x, kv, mask)
+            else:
+                x = block(x, kv, with_key_mask(block.cross_bias(cross_codes), mask),
+                          block.self_bias(self_codes).masked_fill(future, -torch.inf))
         return self.dec_norm(x)
 
     def field_logits(self, h: torch.Tensor, chosen: torch.Tensor, k: int) -> torch.Tensor:
@@ -354,7 +428,7 @@ class Seq2Seq(nn.Module):
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None, tgt_in: torch.Tensor,
                 tgt_out: torch.Tensor) -> torch.Tensor:
         """Teacher-forced cross-entropy, summed over output fields, averaged over predicted positions."""
-        h = self.hidden(tgt_in, self.encode(src, src_mask), src_mask)
+        h = self.hidden(tgt_in, self.encode(src, src_mask), src, src_mask)
         known = tgt_out.clamp(min=0)
         loss = h.new_zeros(())
         for k in range(len(self.heads)):
@@ -375,7 +449,7 @@ class Seq2Seq(nn.Module):
         device = src.device
         memory = self.encode(src, src_mask)
         expand = torch.arange(batch, device=device).repeat_interleave(beam)
-        memory, slots = memory[expand], slots[expand]
+        memory, slots, src = memory[expand], slots[expand], src[expand]
         src_mask = None if src_mask is None else src_mask[expand]
         mask = self._key_mask(src_mask)
         cache = KVCache(self.memory_kv(memory), max_len) if use_cache else None
@@ -392,10 +466,13 @@ class Seq2Seq(nn.Module):
         for t in range(max_len):
             if cache is not None:
                 previous = bos[:, 0] if t == 0 else outputs[:, t - 1]
-                h = self._step(previous, slot_embedding[:, t], mask, cache, weights)
+                codes = None
+                if self.cfg.grid_bias:
+                    codes = (self._codes(slots[:, t:t + 1], slots[:, :t + 1]), self._codes(slots[:, t:t + 1], src))
+                h = self._step(previous, slot_embedding[:, t], mask, cache, weights, codes)
             else:
                 history = torch.cat([bos, outputs[:, :t]], dim=1)
-                h = self.hidden(torch.cat([history, slots[:, :t + 1]], dim=-1), memory, src_mask)[:, -1]
+                h = self.hidden(torch.cat([history, slots[:, :t + 1]], dim=-1), memory, src, src_mask)[:, -1]
             if beam == 1:
                 chosen, step_score = self._greedy(h, finished, heads)
                 score += step_score.view(batch, 1)
@@ -417,14 +494,14 @@ class Seq2Seq(nn.Module):
                          log_prob=torch.gather(score, 1, order))
 
     def _step(self, previous: torch.Tensor, slot: torch.Tensor, mask: torch.Tensor | None, cache: KVCache,
-              weights: list[StepWeights]) -> torch.Tensor:
+              weights: list[StepWeights], codes: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Hidden state [rows, d] of the newest position, from the previous output fields [rows, n_out] and
-        the embedding of this position's slot fields [rows, d]."""
+        the embedding of this position's slot fields [rows, d] (and its grid codes, with the grid bias)."""
         x = self.tgt_embed(previous) + slot
         if self.tgt_value is not None:
             x = x + self.tgt_value(previous)
         for layer, (block, w) in enumerate(zip(self.decoder, weights, strict=True)):
-            x = block.step(x, w, cache, layer, mask)
+            x = block.step(x, w, cache, layer, mask, codes)
         return _norm(self.dec_norm, x)
 
     def head_weights(self) -> HeadWeights | None:

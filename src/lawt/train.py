@@ -44,6 +44,7 @@ class TrainConfig:
     value_embedding: bool = False  # entry layouts: also embed each number's value
     value_mantissa: bool = False  # with the value embedding: also its signed mantissa, a scale-free feature
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
+    grid_bias: bool = False  # entry layouts: learned attention bias from matching row/column indices
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
     groups: int = 4
@@ -81,7 +82,9 @@ class TrainConfig:
     def check(self) -> None:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
-        make_codec(self.encoding)
+        codec = make_codec(self.encoding)
+        if self.grid_bias and not codec.grid:
+            raise ValueError(f"grid_bias needs an entry layout, not {self.encoding}")
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
@@ -230,7 +233,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
                               value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
-                              head_hidden=cfg.head_hidden)
+                              head_hidden=cfg.head_hidden, grid_bias=cfg.grid_bias)
     shipped_bytes = 2 * model.num_parameters()  # fp16, as save_model writes them
     if ddp.main and shipped_bytes > MAX_WEIGHTS_BYTES:
         print(f"note: this model's fp16 weights take {shipped_bytes / 1e6:.1f} MB, over the zoo's limit of "
