@@ -123,10 +123,14 @@ class GridBias(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(n_parts * n_parts, 4, n_heads))
 
-    def forward(self, codes: torch.Tensor) -> torch.Tensor:
-        """Bias [B, H, Tq, Tk] for the codes of :func:`grid_codes`."""
-        table = torch.einsum("cm,pmh->pch", self.BITS.to(self.weight), self.weight).reshape(-1, self.weight.shape[-1])
-        return F.embedding(codes, GRID_GAIN * table).permute(0, 3, 1, 2)
+    def table(self) -> torch.Tensor:
+        """The bias of every code of :func:`grid_codes`, [codes, H]."""
+        table = torch.einsum("cm,pmh->pch", self.BITS.to(self.weight), self.weight)
+        return GRID_GAIN * table.reshape(-1, self.weight.shape[-1])
+
+    def forward(self, codes: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+        """Bias [B, H, Tq, Tk] for the codes of :func:`grid_codes` (from ``table``, if already built)."""
+        return F.embedding(codes, self.table() if table is None else table).permute(0, 3, 1, 2)
 
 
 def with_key_mask(bias: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
@@ -230,9 +234,11 @@ class DecoderBlock(nn.Module):
         the 1/sqrt(head dim) scale folded into both query projections."""
         sa, ca = self.self_attn, self.cross_attn
         scale = (sa.q.weight.shape[0] // sa.n_heads) ** -0.5
+        tables = (self.self_bias.table(), self.cross_bias.table()) if self.self_bias is not None else None
         return StepWeights(qkv_weight=torch.cat([sa.q.weight * scale, sa.kv.weight]).t(),
                            qkv_bias=torch.cat([sa.q.bias * scale, sa.kv.bias]),
-                           cross_q_weight=(ca.q.weight * scale).t(), cross_q_bias=ca.q.bias * scale)
+                           cross_q_weight=(ca.q.weight * scale).t(), cross_q_bias=ca.q.bias * scale,
+                           bias_tables=tables)
 
     def step(self, x: torch.Tensor, w: StepWeights, cache: KVCache, layer: int,
              memory_mask: torch.Tensor | None, codes: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
@@ -250,8 +256,8 @@ class DecoderBlock(nn.Module):
         k_all[:, :, t] = k.view(rows, heads, -1)
         v_all[:, :, t] = v.view(rows, heads, -1)
         self_bias = cross_bias = None
-        if codes is not None:
-            self_bias, cross_bias = self.self_bias(codes[0]), self.cross_bias(codes[1])
+        if codes is not None and w.bias_tables is not None:
+            self_bias, cross_bias = (self.self_bias(c, table) for c, table in zip(codes, w.bias_tables, strict=True))
         y = _attend_one(q.view(rows, heads, 1, -1), k_all[:, :, :t + 1].transpose(-1, -2), v_all[:, :, :t + 1], None,
                         self_bias)
         x = x + F.linear(y, self.self_attn.out.weight, self.self_attn.out.bias)
@@ -270,6 +276,7 @@ class StepWeights:
     qkv_bias: torch.Tensor
     cross_q_weight: torch.Tensor
     cross_q_bias: torch.Tensor
+    bias_tables: tuple[torch.Tensor, torch.Tensor] | None = None  # the grid bias of self- and cross-attention
 
 
 @dataclass
@@ -458,6 +465,9 @@ class Seq2Seq(nn.Module):
         rows = batch * beam
         bos = torch.tensor(codec.bos, device=device).expand(rows, 1, n_out)
         slot_embedding = self.tgt_embed(slots, first=n_out) if cache is not None else None
+        all_codes = None  # every position's grid codes against the positions before it and the encoder's
+        if cache is not None and self.cfg.grid_bias:
+            all_codes = (self._codes(slots, slots).int(), self._codes(slots, src).int())
         outputs = slots.new_zeros(rows, max_len, n_out)
         score = torch.zeros(batch, beam, device=device)
         score[:, 1:] = -torch.inf  # all beams start identical: expand only the first
@@ -466,9 +476,7 @@ class Seq2Seq(nn.Module):
         for t in range(max_len):
             if cache is not None:
                 previous = bos[:, 0] if t == 0 else outputs[:, t - 1]
-                codes = None
-                if self.cfg.grid_bias:
-                    codes = (self._codes(slots[:, t:t + 1], slots[:, :t + 1]), self._codes(slots[:, t:t + 1], src))
+                codes = None if all_codes is None else (all_codes[0][:, t:t + 1, :t + 1], all_codes[1][:, t:t + 1])
                 h = self._step(previous, slot_embedding[:, t], mask, cache, weights, codes)
             else:
                 history = torch.cat([bos, outputs[:, :t]], dim=1)
