@@ -341,10 +341,11 @@ def test_padding_does_not_change_the_model(name: str) -> None:
     """A padded batch gives the same hidden states and loss as its groups run one by one."""
     codec = make_codec(name.removesuffix("+grid"))
     torch.manual_seed(0)
-    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2, grid_bias=name.endswith("+grid")).eval()
+    grid = name.endswith("+grid")
+    model = Seq2Seq.for_codec(codec, d_model=32, n_heads=4, ffn_mult=2, grid_bias=grid, index_bias=grid).eval()
     with torch.no_grad():
         for name_, p in model.named_parameters():
-            if name_.endswith("bias.weight"):  # the grid bias starts at zero: make it matter
+            if name_.endswith(("bias.weight", "bias.index")):  # the grid bias starts at zero: make it matter
                 p.normal_(std=0.3)
     gen = torch.Generator().manual_seed(1)
     groups = []

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from lawt.data import BatchSampler
-from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, MAX_PARTS, Codec, make_codec
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, MAX_DIM, MAX_PARTS, Codec, make_codec
 from lawt.model import MATCH_CODES, Generated, Seq2Seq, grid_codes
 from lawt.ops import get_operation
 
 CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value", "entry+grid"]
 ARCHS = {"+value": {"value_embedding": True, "head_hidden": 16},  # value embedding and MLP heads
-         "+grid": {"grid_bias": True}}
+         "+grid": {"grid_bias": True, "index_bias": True}}
 PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
 
 
@@ -33,7 +33,7 @@ def sharpened(encoding: str, seed: int, end_bias: float = 0.0) -> Seq2Seq:
     model = Seq2Seq.for_codec(codec_of(encoding), d_model=32, n_heads=4, ffn_mult=2, **arch_of(encoding)).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("bias.weight"):  # the grid bias starts at zero: give it something to do
+            if name.endswith(("bias.weight", "bias.index")):  # the grid bias starts at zero: make it matter
                 p.normal_(std=0.3)
             p.mul_(4)
         if encoding.startswith("entry"):
@@ -264,7 +264,10 @@ def test_grid_codes_name_the_parts_and_the_matching_indices() -> None:
     problems = op.generate(1, (2, 3, 2), torch.Generator().manual_seed(0))
     src, slots = codec.encode_operands(problems.operands), codec.slots(op.answer_shapes((2, 3, 2)), 1)
     codes = grid_codes(slots[..., -3:], src[..., -3:], MAX_PARTS)[0]  # answer (i, j) against A and B entries
-    part_pair, matches = codes // MATCH_CODES, codes % MATCH_CODES
+    part_pair, matches = codes // (MATCH_CODES * MAX_DIM**2), codes // MAX_DIM**2 % MATCH_CODES
+    key_row, key_column = codes // MAX_DIM % MAX_DIM, codes % MAX_DIM
+    assert key_row[0].tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 2, 2]  # A is 2×3, B 3×2
+    assert key_column[0].tolist() == [0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 0, 1]
     assert part_pair[:, :6].eq(0).all() and part_pair[:, 6:].eq(1).all()  # answer part 0 against A, then B
     # answer entry (1, 0) is slot 2. A entry (1, 2) is source 5: only the rows match (bit 1)
     assert int(matches[2, 5]) == 1
@@ -293,11 +296,36 @@ def test_the_grid_bias_lets_an_answer_entry_attend_to_its_row_of_a_and_column_of
     assert attended.nonzero().flatten().tolist() == rows_of_a + columns_of_b
 
 
+def test_the_index_bias_lets_a_head_keep_to_one_inner_index() -> None:
+    """With the key's column index k preferred towards A and its row index k towards B, answer (i, j)
+    attends to A[i, k] and B[k, j] only: one term of the dot product per head."""
+    codec, op = make_codec("entry"), get_operation("product")
+    model = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True, index_bias=True).eval()
+    bias = model.decoder[0].cross_bias
+    k = 1
+    with torch.no_grad():
+        bias.weight[0 * MAX_PARTS + 0, 0] = 2.0  # towards A: query row = key row
+        bias.weight[0 * MAX_PARTS + 1, 3] = 2.0  # towards B: query column = key column
+        bias.index[0 * MAX_PARTS + 0, 1, k] = 2.0  # towards A: key column k
+        bias.index[0 * MAX_PARTS + 1, 0, k] = 2.0  # towards B: key row k
+    dims = (3, 2, 4)
+    problems = op.generate(1, dims, torch.Generator().manual_seed(0))
+    src, slots = codec.encode_operands(problems.operands), codec.slots(op.answer_shapes(dims), 1)
+    weights = bias(model._codes(slots, src)).softmax(-1)[0, 0]
+    i, j = 2, 3
+    assert (weights[i * 4 + j] > 1e-6).nonzero().flatten().tolist() == [i * 2 + k, 6 + k * 4 + j]
+
+
+def test_the_index_bias_is_part_of_the_grid_bias() -> None:
+    with pytest.raises(ValueError, match="set grid_bias too"):
+        Seq2Seq.for_codec(make_codec("entry"), d_model=8, n_heads=2, index_bias=True)
+
+
 def test_starting_from_a_model_without_the_grid_bias_changes_no_answer() -> None:
     codec, op = make_codec("entry"), get_operation("product")
     torch.manual_seed(0)
     before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2).eval()
-    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True).eval()
+    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True, index_bias=True).eval()
     after.start_from(before)
     problems = op.generate(4, (2, 3, 2), torch.Generator().manual_seed(1))
     batch = codec.encode(problems.operands, op.solve(problems.operands))

@@ -318,6 +318,8 @@ def test_the_grid_bias_needs_an_entry_layout() -> None:
     with pytest.raises(ValueError, match="grid_bias needs an entry layout"):
         TrainConfig(operation="product", encoding="P1000", grid_bias=True).check()
     TrainConfig(operation="product", encoding="entry", grid_bias=True).check()
+    with pytest.raises(ValueError, match="set grid_bias too"):
+        TrainConfig(operation="product", encoding="entry", index_bias=True).check()
 
 
 def test_without_focus_the_batches_are_the_same_as_before() -> None:

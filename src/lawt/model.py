@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from lawt.encodings import IGNORE, Codec
+from lawt.encodings import IGNORE, MAX_DIM, Codec
 
 SHORT = 64  # up to this many keys, the plain (math) attention kernel beats the CPU flash kernel
 
@@ -37,6 +37,7 @@ class ModelConfig:
     value_mantissa: bool = False  # the value embedding also gets the signed mantissa alone, a scale-free feature
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
     grid_bias: bool = False  # learned attention bias from matching row/column indices (entry layouts only)
+    index_bias: bool = False  # with the grid bias: also a learned bias per key row and column index
     src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
     tgt_number_fields: list[int] = field(default_factory=list)
     exponent_min: int = 0
@@ -102,31 +103,38 @@ GRID_GAIN = 10.0  # a bias of several units must be reachable in a few hundred s
 
 
 def grid_codes(q_grid: torch.Tensor, k_grid: torch.Tensor, n_parts: int) -> torch.Tensor:
-    """For every query–key pair [B, Tq, Tk]: the index of (query part, key part, index matches), where the
-    matches are four bits: query row = key row, query row = key column, query column = key row, column =
-    column. Grids are [B, T, 3] (row, column, part)."""
+    """For every query–key pair [B, Tq, Tk]: the index of (query part, key part, index matches, key row, key
+    column), where the matches are four bits: query row = key row, query row = key column, query column = key
+    row, column = column. Grids are [B, T, 3] (row, column, part)."""
     qr, qc, qp = (q_grid[:, :, None, i] for i in range(3))
     kr, kc, kp = (k_grid[:, None, :, i] for i in range(3))
     matches = (qr == kr).long() + 2 * (qr == kc) + 4 * (qc == kr) + 8 * (qc == kc)
-    return (qp * n_parts + kp) * MATCH_CODES + matches
+    return (((qp * n_parts + kp) * MATCH_CODES + matches) * MAX_DIM + kr) * MAX_DIM + kc
 
 
 class GridBias(nn.Module):
     """A learned attention bias from where two positions lie in their matrices: per head, one weight for
     each of the four index matches, for each (query part, key part) pair. An answer entry (i, j) of a
     product can so attend to row i of A and column j of B at once, which plain attention over summed
-    row and column embeddings learns slowly. Zero at the start: the model computes what it would without."""
+    row and column embeddings learns slowly. With ``by_index``, also a weight per key row and per key column
+    index, so that a head can keep to one inner index k: A[i, k] and B[k, j]. Zero at the start: the model
+    computes what it would without."""
 
     BITS = torch.tensor([[(code >> m) & 1 for m in range(4)] for code in range(MATCH_CODES)], dtype=torch.float)
 
-    def __init__(self, n_parts: int, n_heads: int) -> None:
+    def __init__(self, n_parts: int, n_heads: int, by_index: bool = False) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(n_parts * n_parts, 4, n_heads))
+        self.index = nn.Parameter(torch.zeros(n_parts * n_parts, 2, MAX_DIM, n_heads)) if by_index else None
 
     def table(self) -> torch.Tensor:
         """The bias of every code of :func:`grid_codes`, [codes, H]."""
-        table = torch.einsum("cm,pmh->pch", self.BITS.to(self.weight), self.weight)
-        return GRID_GAIN * table.reshape(-1, self.weight.shape[-1])
+        pairs, _, heads = self.weight.shape
+        table = torch.einsum("cm,pmh->pch", self.BITS.to(self.weight), self.weight)[:, :, None, None]
+        if self.index is not None:
+            table = table + self.index[:, None, 0, :, None] + self.index[:, None, 1, None, :]
+        table = table.expand(pairs, MATCH_CODES, MAX_DIM, MAX_DIM, heads)
+        return GRID_GAIN * table.reshape(-1, heads)
 
     def forward(self, codes: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Bias [B, H, Tq, Tk] for the codes of :func:`grid_codes` (from ``table``, if already built)."""
@@ -173,7 +181,7 @@ def mlp(d_model: int, mult: int) -> nn.Sequential:
 
 
 def grid_bias(cfg: ModelConfig) -> GridBias | None:
-    return GridBias(cfg.src_fields[-1], cfg.n_heads) if cfg.grid_bias else None
+    return GridBias(cfg.src_fields[-1], cfg.n_heads, cfg.index_bias) if cfg.grid_bias else None
 
 
 class EncoderBlock(nn.Module):
@@ -365,6 +373,8 @@ class Seq2Seq(nn.Module):
             numbers = dict(src_number_fields=src_fields, tgt_number_fields=tgt_fields, exponent_min=exponent_min)
         if arch.get("grid_bias") and not codec.grid:
             raise ValueError(f"the grid bias needs an entry layout, not {codec.name}")
+        if arch.get("index_bias") and not arch.get("grid_bias"):
+            raise ValueError("the index bias is part of the grid bias: set grid_bias too")
         return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
                                out_fields=codec.out_fields, **numbers, **arch))
 
@@ -377,7 +387,7 @@ class Seq2Seq(nn.Module):
             theirs = state.get(name)
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
-            if theirs is None and name.endswith("bias.weight") and self.cfg.grid_bias:
+            if theirs is None and name.endswith(("bias.weight", "bias.index")) and self.cfg.grid_bias:
                 state[name] = torch.zeros_like(mine)
         self.load_state_dict(state)
 

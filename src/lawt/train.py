@@ -45,6 +45,7 @@ class TrainConfig:
     value_mantissa: bool = False  # with the value embedding: also its signed mantissa, a scale-free feature
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
     grid_bias: bool = False  # entry layouts: learned attention bias from matching row/column indices
+    index_bias: bool = False  # with grid_bias: also a learned bias per key row and column index
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
     groups: int = 4
@@ -85,6 +86,8 @@ class TrainConfig:
         codec = make_codec(self.encoding)
         if self.grid_bias and not codec.grid:
             raise ValueError(f"grid_bias needs an entry layout, not {self.encoding}")
+        if self.index_bias and not self.grid_bias:
+            raise ValueError("index_bias is part of the grid bias: set grid_bias too")
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
@@ -233,7 +236,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
                               value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
-                              head_hidden=cfg.head_hidden, grid_bias=cfg.grid_bias)
+                              head_hidden=cfg.head_hidden, grid_bias=cfg.grid_bias,
+                              index_bias=cfg.index_bias)
     shipped_bytes = 2 * model.num_parameters()  # fp16, as save_model writes them
     if ddp.main and shipped_bytes > MAX_WEIGHTS_BYTES:
         print(f"note: this model's fp16 weights take {shipped_bytes / 1e6:.1f} MB, over the zoo's limit of "
