@@ -426,15 +426,19 @@ class Seq2Seq(nn.Module):
                src_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.embed_target(tgt_in)
         mask = self._key_mask(src_mask)
-        self_codes, cross_codes = self._codes(tgt_in, tgt_in), self._codes(tgt_in, src)
-        future = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).triu(1)
+        codes = (self._codes(tgt_in, src), self._codes(tgt_in, tgt_in)) if self.cfg.grid_bias else None
         for block, kv in zip(self.decoder, self.memory_kv(memory), strict=True):
-            if cross_codes is None:
-                x = block(x, kv, mask)
-            else:
-                x = block(x, kv, with_key_mask(block.cross_bias(cross_codes), mask),
-                          block.self_bias(self_codes).masked_fill(future, -torch.inf))
+            x = block(x, kv, *((mask,) if codes is None else self._grid_masks(block, codes, mask)))
         return self.dec_norm(x)
+
+    @staticmethod
+    def _grid_masks(block: DecoderBlock, codes: tuple[torch.Tensor, torch.Tensor],
+                    key_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A decoder block's additive cross- and (causal) self-attention masks from the (cross, self) grid codes."""
+        cross, own = codes
+        future = torch.ones(own.shape[1], own.shape[2], dtype=torch.bool, device=own.device).triu(1)
+        return (with_key_mask(block.cross_bias(cross), key_mask),
+                block.self_bias(own).masked_fill(future, -torch.inf))
 
     def field_logits(self, h: torch.Tensor, chosen: torch.Tensor, k: int) -> torch.Tensor:
         """Logits of output field k given hidden states and the fields chosen before it."""
