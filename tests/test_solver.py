@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import lawt.solver
-from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS
+from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, make_codec
 from lawt.matrix_text import MatrixFormatError
 from lawt.model import Seq2Seq
 from lawt.ops import OperandError
@@ -220,3 +220,13 @@ def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.M
         model, codec, op, *a, **k))
     calc.warm_up()
     assert sorted(seen) == ["sum", "transpose"]
+
+
+def test_a_grid_bias_model_answers_and_its_card_names_the_design(tmp_path: Path,
+                                                                 ship_model: Callable[..., Seq2Seq]) -> None:
+    torch.manual_seed(0)
+    model = Seq2Seq.for_codec(make_codec("entry"), d_model=16, n_heads=2, grid_bias=True, index_bias=True)
+    ship_model(tmp_path / "product", "product", "entry", ["2x2"], model=model)
+    answer = Calculator(root=tmp_path).solve("product", [[[1, 2], [3, 4]], [[0, 1], [1, 0]]])
+    assert answer.provenance in (TRANSFORMER, INVALID_OUTPUT), answer.provenance_detail  # the model ran
+    assert answer.model is not None and answer.model["features"] == ["grid attention bias", "index bias"]

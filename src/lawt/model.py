@@ -45,6 +45,13 @@ class ModelConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def features(self) -> list[str]:
+        """The optional parts this architecture has, named for a reader of its card."""
+        named = [(self.value_embedding, "value embedding"), (self.value_mantissa, "mantissa feature"),
+                 (bool(self.head_hidden), "MLP heads"), (self.grid_bias, "grid attention bias"),
+                 (self.index_bias, "index bias")]
+        return [name for present, name in named if present]
+
 
 class FieldEmbedding(nn.Module):
     """Sum of one embedding per field, stored as one table with offsets: one ``embedding_bag`` (sum) call,

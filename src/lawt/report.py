@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lawt.curves import curve_from_json, describe, project
+from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
 from lawt.recipes import Recipe, recipe_chain
 from lawt.zoo import ZOO_DIR, ModelLoadError, read_card
@@ -96,7 +97,8 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
         main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
         overall = main["overall"] if main else {}
         lines.append(
-            f"| {name} | {card['encoding']} | {arch['enc_layers']}/{arch['dec_layers']} | {arch['d_model']} | "
+            f"| {name} | {' + '.join([card['encoding'], *ModelConfig(**arch).features()])} | "
+            f"{arch['enc_layers']}/{arch['dec_layers']} | {arch['d_model']} | "
             f"{card.get('parameters', 0):,} | {card['sizes'][0]}..{card['sizes'][-1]} ({len(card['sizes'])}) | "
             f"{training.get('examples', 0):,} | {training.get('cpu_seconds', 0) / 3600:.2f} | "
             + " | ".join(_percent(overall.get(t)) for t in TOLERANCES) + " |")

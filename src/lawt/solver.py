@@ -105,7 +105,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
     return {
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
         "encoder_layers": arch["enc_layers"], "decoder_layers": arch["dec_layers"], "width": arch["d_model"],
-        "heads": arch["n_heads"], "parameters": card.get("parameters"),
+        "heads": arch["n_heads"], "features": loaded.model.cfg.features(), "parameters": card.get("parameters"),
         "examples_seen": card.get("training", {}).get("examples"),
         "training_cpu_hours": round(card.get("training", {}).get("cpu_seconds", 0) / 3600, 3),
         "distribution": card.get("distribution"),

@@ -76,6 +76,7 @@ class ModelCard(BaseModel):
     decoder_layers: int
     width: int
     heads: int
+    features: list[str] = []  # the architecture's optional parts, e.g. "grid attention bias"
     parameters: int | None
     examples_seen: int | None
     training_cpu_hours: float
