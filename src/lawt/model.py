@@ -332,6 +332,16 @@ class Generated:
     log_prob: torch.Tensor
 
 
+def check_architecture(codec: Codec, arch: dict) -> None:
+    """Raise a ValueError naming the first optional part ``arch`` asks for that ``codec``'s layout cannot have."""
+    if arch.get("value_embedding") and codec.number_fields is None:
+        raise ValueError(f"the value embedding needs an entry layout, not {codec.name}")
+    if arch.get("grid_bias") and not codec.grid:
+        raise ValueError(f"grid_bias needs an entry layout, not {codec.name}")
+    if arch.get("index_bias") and not arch.get("grid_bias"):
+        raise ValueError("index_bias is part of the grid bias: set grid_bias too")
+
+
 class Seq2Seq(nn.Module):
     """The encoder–decoder transformer."""
 
@@ -372,16 +382,11 @@ class Seq2Seq(nn.Module):
 
     @classmethod
     def for_codec(cls, codec: Codec, **arch: int | bool) -> Seq2Seq:
+        check_architecture(codec, arch)
         numbers = {}
         if arch.get("value_embedding"):
-            if codec.number_fields is None:
-                raise ValueError(f"the value embedding needs an entry layout, not {codec.name}")
             src_fields, tgt_fields, exponent_min = codec.number_fields
             numbers = dict(src_number_fields=src_fields, tgt_number_fields=tgt_fields, exponent_min=exponent_min)
-        if arch.get("grid_bias") and not codec.grid:
-            raise ValueError(f"the grid bias needs an entry layout, not {codec.name}")
-        if arch.get("index_bias") and not arch.get("grid_bias"):
-            raise ValueError("the index bias is part of the grid bias: set grid_bias too")
         return cls(ModelConfig(src_fields=codec.src_fields, tgt_fields=codec.tgt_fields,
                                out_fields=codec.out_fields, **numbers, **arch))
 
@@ -477,7 +482,9 @@ class Seq2Seq(nn.Module):
         device = src.device
         memory = self.encode(src, src_mask)
         expand = torch.arange(batch, device=device).repeat_interleave(beam)
-        memory, slots, src = memory[expand], slots[expand], src[expand]
+        memory, slots = memory[expand], slots[expand]
+        if self.cfg.grid_bias:  # only the grid codes read the source fields again
+            src = src[expand]
         src_mask = None if src_mask is None else src_mask[expand]
         mask = self._key_mask(src_mask)
         cache = KVCache(self.memory_kv(memory), max_len) if use_cache else None

@@ -23,7 +23,7 @@ from lawt.data import BatchSampler, parse_focus, parse_sizes
 from lawt.encodings import make_codec
 from lawt.evaluate import accuracy_table
 from lawt.hardware import autocast, process_device, resolve_precision
-from lawt.model import Seq2Seq
+from lawt.model import Seq2Seq, check_architecture
 from lawt.ops import get_operation
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
 
@@ -83,11 +83,8 @@ class TrainConfig:
     def check(self) -> None:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
-        codec = make_codec(self.encoding)
-        if self.grid_bias and not codec.grid:
-            raise ValueError(f"grid_bias needs an entry layout, not {self.encoding}")
-        if self.index_bias and not self.grid_bias:
-            raise ValueError("index_bias is part of the grid bias: set grid_bias too")
+        check_architecture(make_codec(self.encoding), {"value_embedding": self.value_embedding,
+                                                       "grid_bias": self.grid_bias, "index_bias": self.index_bias})
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
