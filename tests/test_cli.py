@@ -188,7 +188,8 @@ def test_ship_to_a_destination(tmp_path: Path, ship_model: Callable[..., Seq2Seq
                                capsys: pytest.CaptureFixture[str]) -> None:
     ship_model(tmp_path / "candidate", "transpose", "entry", ["1x1", "2x2"])
     dest = tmp_path / "zoo" / "transpose"
-    code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20"], capsys)
+    code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20",
+                        "--untrained-problems", "2"], capsys)
     assert code == 0 and f"shipped to {dest}" in out
     loaded = load_model(dest)  # checksum and weights consistent
     card = read_card(dest)
@@ -196,7 +197,9 @@ def test_ship_to_a_destination(tmp_path: Path, ship_model: Callable[..., Seq2Seq
     assert len(card["history"]) == 1 and card["history"][0]["shipped"] is True
     assert (dest / "evaluation.png").exists() and not (dest / "evaluation.json").exists()
     assert loaded.card["sizes"] == ["1x1", "2x2"]
-    code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20"], capsys)
+    assert card["untrained_evaluation"]["count"] == 16  # 2 problems at each of 3x3 .. 10x10
+    code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20",
+                        "--untrained-problems", "0"], capsys)
     assert code == 1 and "not shipped" in out  # the same model is not better
     code, out, _ = run(["ship", str(tmp_path / "candidate"), "--to", str(dest), "--problems", "20", "--force"],
                        capsys)

@@ -11,7 +11,7 @@ import torch
 
 import lawt.evaluate
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, Codec, make_codec
-from lawt.evaluate import accuracy_table, evaluate, write_report
+from lawt.evaluate import accuracy_table, evaluate, untrained_squares, write_report
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, Operation
 from lawt.ops.base import Dims
@@ -32,6 +32,15 @@ def exact_prediction(op: Operation, operands: list[torch.Tensor], scale: float =
         parts = through.decode(through.encode_answer(parts, None), [tuple(p.shape[1:]) for p in parts]).parts
     return Prediction(parts=parts, valid=~singular, not_invertible=singular, log_prob=torch.zeros(batch, 1),
                       fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0)
+
+
+def test_the_untrained_squares_reach_the_largest_size() -> None:
+    product, eigenvalues = OPERATIONS["product"], OPERATIONS["eigenvalues"]
+    trained = [dims for dims in product.all_sizes() if max(dims) <= 5]
+    assert untrained_squares(product, trained) == [(n, n, n) for n in range(6, 11)]
+    assert untrained_squares(eigenvalues, [(1,), (2,)]) == [(n,) for n in range(3, 11)]
+    assert untrained_squares(OPERATIONS["sum"], [(4, 4), (2, 3)]) == [(n, n) for n in range(1, 11) if n != 4]
+    assert untrained_squares(OPERATIONS["matvec"], OPERATIONS["matvec"].all_sizes()) == []
 
 
 def test_tolerance_keys() -> None:

@@ -37,17 +37,19 @@ def test_ship_then_report(tmp_path: Path) -> None:
         for step in (5, 10, 15):
             f.write(json.dumps({"step": step, "examples": 64 * step, "cpu_seconds": 3.6 * step,
                                 "eval": {"5%": step / 20, "2%": 0.1, "1%": 0.05, "0.5%": 0.0}}) + "\n")
-    assert ship(candidate, zoo / "transpose", problems=40)
+    assert ship(candidate, zoo / "transpose", problems=40, untrained_problems=3)
     card = read_card(zoo / "transpose")
     assert [p["step"] for p in card["training"]["curve"]] == [5, 10]
     table = card["evaluation"]["distributions"]["uniform"]
     assert table["count"] == 40 and set(table["per_size"]) == {"1x1", "1x2"}
+    untrained = card["untrained_evaluation"]  # the square sizes it was not trained on, up to 10x10
+    assert list(untrained["per_size"]) == [f"{n}x{n}" for n in range(2, 11)] and untrained["count"] == 27
     assert len(card["history"]) == 1 and card["history"][0]["shipped"]
     assert (zoo / "transpose" / "evaluation.png").stat().st_size > 0
 
     # The same weights again are not better: the shipped model stays, the measurement joins the history.
     weights_before = (zoo / "transpose" / "model.safetensors").read_bytes()
-    assert not ship(tiny_candidate(tmp_path / "b", 0), zoo / "transpose", problems=40)
+    assert not ship(tiny_candidate(tmp_path / "b", 0), zoo / "transpose", problems=40, untrained_problems=3)
     assert (zoo / "transpose" / "model.safetensors").read_bytes() == weights_before
     assert [h["shipped"] for h in read_card(zoo / "transpose")["history"]] == [True, False]
 
@@ -57,6 +59,7 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "| transpose | entry | 1/1 | 32 |" in text
     assert "| sum | – |" in text  # operations without a model are listed as such
     assert "| 10 | 640 | 0.010 | 50.0 |" in text  # the learning curve of the shipped model's run
+    assert "**Sizes it was not trained on** (uniform;" in text and "| 10x10 | 3 |" in text
     assert (tmp_path / "models.png").stat().st_size > 0
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
     reproduce = (tmp_path / "REPRODUCE.md").read_text()
@@ -67,14 +70,16 @@ def test_ship_then_report(tmp_path: Path) -> None:
 
 def test_shipping_the_shipped_model_measures_its_card_again(tmp_path: Path) -> None:
     folder = tmp_path / "zoo" / "transpose"
-    assert ship(tiny_candidate(tmp_path / "run" / "best", 0), folder, problems=40)
+    assert ship(tiny_candidate(tmp_path / "run" / "best", 0), folder, problems=40, untrained_problems=2)
     card = read_card(folder)
     stale = {**card, "evaluation": {**card["evaluation"], "distributions": {}}}  # as if measured by older code
+    del stale["untrained_evaluation"]
     (folder / "config.json").write_text(json.dumps(stale))
     weights = (folder / "model.safetensors").read_bytes()
-    assert ship(folder, folder, problems=40)
+    assert ship(folder, folder, problems=40, untrained_problems=2)
     again = read_card(folder)
     assert again["evaluation"] == card["evaluation"]  # the same seeded problems, the same answers
+    assert again["untrained_evaluation"] == card["untrained_evaluation"]
     assert again["history"] == card["history"] and again["training"] == card["training"]
     assert (folder / "model.safetensors").read_bytes() == weights
     assert not (folder / "evaluation.json").exists() and (folder / "evaluation.png").exists()

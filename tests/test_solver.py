@@ -213,6 +213,24 @@ def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_mod
     assert card["other_verdicts_this_size"] == {"integer": 0.3}  # near_singular has no verdict per size here
 
 
+def test_the_card_gives_the_accuracy_measured_at_an_untrained_size(tmp_path: Path,
+                                                                   ship_model: Callable[..., Seq2Seq]) -> None:
+    ship_model(tmp_path / "transpose", "transpose", "entry", ["2x2"])
+    zero, half = dict.fromkeys(KEYS, 0.0), dict.fromkeys(KEYS, 0.5)
+    config = tmp_path / "transpose" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": {
+        "operation": "transpose", "encoding": "entry", "tolerances": KEYS, "distributions": {"uniform": {
+            "count": 10, "overall": half, "per_size": {"2x2": {"count": 10, **half}}}}},
+        "untrained_evaluation": {"count": 4, "overall": zero, "per_size": {"3x3": {"count": 4, **zero}}}}))
+    calc = Calculator(root=tmp_path)
+    trained = calc.solve("transpose", [[[1, 2], [3, 4]]]).model
+    assert trained is not None and trained["size_trained"] and trained["accuracy_this_size"]["5%"] == 0.5
+    untrained = calc.solve("transpose", [[[1, 2, 3]] * 3]).model
+    assert untrained is not None and not untrained["size_trained"]
+    assert untrained["accuracy_this_size"] == {"count": 4, **zero}
+    assert calc.solve("transpose", [[[1]]]).model["accuracy_this_size"] is None  # measured at neither
+
+
 def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     real = lawt.solver.predict

@@ -95,7 +95,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_ship(args: argparse.Namespace) -> int:
     from lawt.ship import ship
 
-    return 0 if ship(args.model, args.to, problems=args.problems, force=args.force) else 1
+    return 0 if ship(args.model, args.to, problems=args.problems, force=args.force,
+                     untrained_problems=args.untrained_problems) else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -268,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("--to", type=Path, help="destination folder (default: the zoo folder of its operation)")
     p.add_argument("--problems", type=int, default=10_000)
+    p.add_argument("--untrained-problems", type=int, default=200,
+                   help="problems per square size the model was not trained on, measured for its card (0: none)")
     p.add_argument("--force", action="store_true", help="ship even if not better")
     p.set_defaults(func=cmd_ship)
 

@@ -15,6 +15,13 @@ from lawt.ops.inverse import condition_number
 from lawt.predict import TOLERANCES, errors, passes, predict, tolerance_key
 
 EVAL_SEED = 12345
+UNTRAINED_PROBLEMS = 200  # per size, for the square sizes a model was not trained on
+
+
+def untrained_squares(op: Operation, trained: list[Dims]) -> list[Dims]:
+    """The sizes with every dimension equal (n×n, or n×n×n for the product) that ``trained`` leaves out:
+    where a model stands beyond its trained sizes, measured on a few sizes up to the calculator's largest."""
+    return [dims for dims in op.all_sizes() if len(set(dims)) == 1 and dims not in trained]
 
 
 def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,

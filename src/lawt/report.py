@@ -122,6 +122,10 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
                           "problems.", ""]
             if dist == next(iter(evaluation["distributions"])):
                 lines += [*_size_table(table), ""]
+        untrained = card.get("untrained_evaluation")
+        if untrained:
+            lines += [f"**Sizes it was not trained on** ({untrained['distribution']}; the calculator still runs the "
+                      "model there and labels its answer):", "", *_size_table(untrained), ""]
     out.write_text("\n".join(lines) + "\n")
 
 

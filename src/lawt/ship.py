@@ -7,9 +7,19 @@ import shutil
 from pathlib import Path
 
 from lawt.curves import continued, curve_as_json, read_curve
-from lawt.evaluate import evaluate, write_report
+from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, untrained_squares, write_report
 from lawt.ops import Operation
-from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
+from lawt.zoo import (
+    CONFIG,
+    MAX_WEIGHTS_BYTES,
+    WEIGHTS,
+    ZOO_DIR,
+    LoadedModel,
+    ModelLoadError,
+    load_model,
+    read_card,
+    sha256,
+)
 
 
 def coverage_score(op: Operation, report: dict) -> float:
@@ -27,7 +37,8 @@ def coverage_score(op: Operation, report: dict) -> float:
     return total / len(op.all_sizes())
 
 
-def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False) -> bool:
+def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False,
+         untrained_problems: int = UNTRAINED_PROBLEMS) -> bool:
     """Evaluate ``candidate`` and copy it to ``destination`` if it beats the model there. Returns shipped?
 
     A candidate that is the shipped model itself is measured again: its card gets the new evaluation (for
@@ -45,7 +56,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
                       distributions=op.report_distributions(trained_on))
     if candidate.resolve() == destination.resolve():
-        _write_card({**loaded.card, "evaluation": report}, report, destination)
+        untrained = untrained_evaluation(loaded, trained_on, untrained_problems)
+        _write_card({**loaded.card, "evaluation": report, **untrained}, report, destination)
         print(f"{op.name}: the shipped model measured again on {problems} problems per test set, card updated")
         return True
     score = coverage_score(op, report)
@@ -73,7 +85,9 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         return False
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate / WEIGHTS, destination / WEIGHTS)
-    card = {**loaded.card, "evaluation": report, "history": history, "sha256": sha256(destination / WEIGHTS)}
+    untrained = untrained_evaluation(loaded, trained_on, untrained_problems)
+    card = {**loaded.card, "evaluation": report, **untrained, "history": history,
+            "sha256": sha256(destination / WEIGHTS)}
     curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
     if curve and training.get("started_from"):
         curve = continued(training["started_from"], curve)
@@ -82,6 +96,17 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     _write_card(card, report, destination)
     print(f"shipped to {destination}")
     return True
+
+
+def untrained_evaluation(loaded: LoadedModel, distribution: str, per_size: int) -> dict:
+    """``{"untrained_evaluation": table}``: the model's accuracy on ``per_size`` problems of each square size
+    it was not trained on (:func:`~lawt.evaluate.untrained_squares`), so that its card says how it fares
+    there; ``{}`` if there are none."""
+    sizes = untrained_squares(loaded.op, loaded.sizes)
+    if not sizes or per_size <= 0:
+        return {}
+    return {"untrained_evaluation": accuracy_table(loaded.model, loaded.codec, loaded.op, sizes,
+                                                   per_size * len(sizes), distribution)}
 
 
 def _write_card(card: dict, report: dict, destination: Path) -> None:

@@ -94,13 +94,16 @@ def _finite(x: float) -> float | None:
 
 
 def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
-    """The card shown beside an answer: architecture, training and measured accuracy (for ``size``)."""
+    """The card shown beside an answer: architecture, training and measured accuracy (for ``size``: from the
+    card's main evaluation if the model was trained on it, else from its evaluation on untrained sizes)."""
     card = loaded.card
     arch = card["architecture"]
     evaluation = card.get("evaluation") or {}
     tables = evaluation.get("distributions", {})
     main = next(iter(tables.values()), None)
-    this_size = main["per_size"].get(size) if main and size else None
+    trained = size is not None and size in card["sizes"]
+    measured_on = main if trained else card.get("untrained_evaluation")
+    this_size = measured_on["per_size"].get(size) if measured_on and size else None
     others = list(tables.items())[1:]
     return {
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
@@ -111,6 +114,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "distribution": card.get("distribution"),
         "accuracy": main["overall"] if main else None,
         "accuracy_this_size": this_size,
+        "size_trained": trained,
         "evaluated_on": main["count"] if main else 0,
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
         "verdict_accuracy_this_size": (this_size or {}).get("invertibility"),

@@ -102,6 +102,13 @@ def test_shared_link_reopens_the_problem_with_beams(page, shared_server) -> None
     assert page.locator(".exact-side td").all_inner_texts() == ["1", "3", "2", "4"]
 
 
+def test_an_untrained_size_is_named_in_the_provenance_and_the_card(page, shared_server) -> None:
+    page.goto(shared_server.url + "/#op=transpose&m=7")  # the tiny zoo's model is trained on 2x2 to 5x5
+    page.locator("#result").wait_for(state="visible")
+    assert "on a size it was not trained on" in page.locator("#provenance").inner_text()
+    assert "accuracy at 1x1 (not a trained size)" in page.locator("#card-list").inner_text().lower()
+
+
 def test_keyboard_only(page, shared_server) -> None:
     page.goto(shared_server.url + "/")
     page.wait_for_selector("#operation option[value='transpose']", state="attached")

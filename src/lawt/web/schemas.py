@@ -82,7 +82,8 @@ class ModelCard(BaseModel):
     training_cpu_hours: float
     distribution: str | None
     accuracy: dict[str, float | None] | None
-    accuracy_this_size: dict[str, float | None] | None
+    accuracy_this_size: dict[str, float | None] | None  # at the asked size: measured on untrained sizes too
+    size_trained: bool = True  # whether the model was trained on the asked size
     evaluated_on: int
     verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
     verdict_accuracy_this_size: float | None = None  # the same at the asked size, when the card has it
