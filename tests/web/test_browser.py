@@ -107,6 +107,9 @@ def test_an_untrained_size_is_named_in_the_provenance_and_the_card(page, shared_
     page.locator("#result").wait_for(state="visible")
     assert "on a size it was not trained on" in page.locator("#provenance").inner_text()
     assert "accuracy at 1x1 (not a trained size)" in page.locator("#card-list").inner_text().lower()
+    tops = page.locator(".trio table.matrix tbody tr:first-child").evaluate_all(
+        "rows => rows.map(row => row.getBoundingClientRect().top)")
+    assert len(tops) == 3 and max(tops) - min(tops) < 1  # a one-column error map's caption does not push it down
 
 
 def test_keyboard_only(page, shared_server) -> None:
