@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lawt.cli import main
-from lawt.curves import CurvePoint, describe, project, read_curve
+from lawt.curves import CurvePoint, at_hours, describe, project, read_curve
 from lawt.zoo import CONFIG, ZOO_DIR
 
 
@@ -77,6 +77,33 @@ def test_curve_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert len(result["curve"]) == 3 and result["projection"]["reached_at"] == pytest.approx(0.3)
     assert main(["curve", str(tmp_path / "nothing")]) == 2
     assert "no evaluations" in capsys.readouterr().err
+
+
+def test_accuracy_at_equal_budgets_is_interpolated_within_the_run() -> None:
+    curve = points([0.5, 1.0, 2.0], [0.2, 0.4, 0.6])
+    assert at_hours(curve, 0.75) == pytest.approx(0.3) and at_hours(curve, 1.5) == pytest.approx(0.5)
+    assert at_hours(curve, 0.5) == 0.2 and at_hours(curve, 2.0) == 0.6
+    assert at_hours(curve, 0.25) is None and at_hours(curve, 3.0) is None  # never extrapolated
+    assert at_hours(points([1.0], [0.3]), 1.0) == 0.3 and at_hours([], 1.0) is None
+    assert at_hours(curve, 1.0, "verdict") is None  # no such figure in these evaluations
+
+
+def test_curve_command_compares_runs_at_equal_cpu_hours(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_metrics(tmp_path / "a", [(100, 1800.0, 0.2), (200, 3600.0, 0.4)])
+    write_metrics(tmp_path / "b", [(100, 3600.0, 0.1), (200, 7200.0, 0.3)])
+    with (tmp_path / "b" / "metrics.jsonl").open("a") as f:  # an inverse run's evaluations also have the verdict
+        f.write(json.dumps({"step": 300, "examples": 0, "cpu_seconds": 10800.0, "invertibility": 0.9,
+                            "eval": dict.fromkeys(["5%", "2%", "1%", "0.5%"], 0.5)}) + "\n")
+    assert read_curve(tmp_path / "b")[-1].accuracy["verdict"] == 0.9
+    assert main(["curve", str(tmp_path / "a"), str(tmp_path / "b"), "--at", "0.75,1,2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:] for line in lines[2:]] == [["30.0%", "–"], ["40.0%", "10.0%"], ["–", "30.0%"]]
+    assert main(["curve", str(tmp_path / "b"), "--at", "3", "--json", "--tolerance", "verdict"]) == 2
+    assert "have no verdict" in capsys.readouterr().err  # only the last evaluation has one
+    assert main(["curve", str(tmp_path / "a"), "--at", "1,soon"]) == 2
+    assert "--at takes positive CPU-hours" in capsys.readouterr().err
+    assert main(["curve", str(tmp_path / "a"), "--at", "0.75", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[str(tmp_path / "a")]["at"] == {"0.75": pytest.approx(0.3)}
 
 
 def test_curve_command_reads_a_model_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -146,9 +146,14 @@ def _curve_of(source: Path) -> list[CurvePoint]:
 
 
 def cmd_curve(args: argparse.Namespace) -> int:
-    from lawt.curves import curve_as_json, describe, project
+    from lawt.curves import at_hours, curve_as_json, describe, project
 
     target = args.target / 100
+    try:
+        budgets = _budgets(args.at)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     results = {}
     for run in args.runs:
         curve = _curve_of(run)
@@ -156,10 +161,24 @@ def cmd_curve(args: argparse.Namespace) -> int:
             print(f"error: no evaluations in {run} (read from a run's metrics.jsonl or a model card's training curve)",
                   file=sys.stderr)
             return 2
+        if args.tolerance not in curve[0].accuracy:
+            print(f"error: the evaluations in {run} have no {args.tolerance} (the verdict is the inverse's)",
+                  file=sys.stderr)
+            return 2
         results[str(run)] = (curve, project(curve, target, args.tolerance))
     if args.json:
-        print(json.dumps({run: {"curve": curve_as_json(curve), "projection": asdict(projection)}
+        print(json.dumps({run: {"curve": curve_as_json(curve), "projection": asdict(projection),
+                                **({"at": {str(h): at_hours(curve, h, args.tolerance) for h in budgets}}
+                                   if budgets else {})}
                           for run, (curve, projection) in results.items()}))
+        return 0
+    if budgets:
+        print(f"{args.tolerance} at equal CPU-hours (interpolated between evaluations; – outside a run's):")
+        print(f"  {'CPU-h':>7}  " + "  ".join(str(run) for run in results))
+        for h in budgets:
+            cells = [at_hours(curve, h, args.tolerance) for curve, _ in results.values()]
+            print(f"  {h:>7g}  " + "  ".join(f"{'–' if v is None else f'{100 * v:.1f}%':>{len(str(run))}}"
+                                              for v, run in zip(cells, results, strict=True)))
         return 0
     for run, (curve, projection) in results.items():
         print(f"{run}")
@@ -169,6 +188,17 @@ def cmd_curve(args: argparse.Namespace) -> int:
                   + " ".join(f"{100 * v:>5.1f}%" for v in p.accuracy.values()))
         print(f"  {describe(projection)}")
     return 0
+
+
+def _budgets(text: str) -> list[float]:
+    """``--at``: comma-separated positive CPU-hours, or ValueError."""
+    try:
+        budgets = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        budgets = [-1.0]
+    if any(not h > 0 for h in budgets):
+        raise ValueError(f"--at takes positive CPU-hours separated by commas, like 0.5,1,2, not {text!r}")
+    return budgets
 
 
 def _size_range(labels: list[str]) -> str:
@@ -284,7 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path,
                    help="run folders (with metrics.jsonl), model folders or shipped operations' names")
     p.add_argument("--target", type=float, default=90.0, help="accuracy in percent (default 90)")
-    p.add_argument("--tolerance", default="5%", choices=["5%", "2%", "1%", "0.5%"])
+    p.add_argument("--tolerance", default="5%", choices=["5%", "2%", "1%", "0.5%", "verdict"],
+                   help="or verdict: the inverse's right invertible? answers")
+    p.add_argument("--at", default="", help="compare the runs at these CPU-hours, e.g. 0.5,1,2 (equal budgets)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_curve)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -16,7 +17,7 @@ class CurvePoint:
     step: int
     examples: int
     cpu_hours: float
-    accuracy: dict[str, float]  # tolerance ("5%") -> fraction of problems within it
+    accuracy: dict[str, float]  # tolerance ("5%") -> fraction of problems within it; "verdict": right invertible?
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
         record = json.loads(line)
         if "eval" not in record or (up_to_step is not None and record["step"] > up_to_step):
             continue
+        verdict = {"verdict": record["invertibility"]} if "invertibility" in record else {}
         by_step[record["step"]] = CurvePoint(record["step"], record["examples"], record["cpu_seconds"] / 3600,
-                                             dict(record["eval"]))
+                                             {**record["eval"], **verdict})
     return [by_step[s] for s in sorted(by_step)]
 
 
@@ -66,6 +68,16 @@ def project(curve: list[CurvePoint], target: float = 0.9, tolerance: str = "5%",
     linear = _solve(hours, acc, target)
     log = _solve([math.log(h) for h in hours], acc, target)
     return Projection(target, tolerance, len(tail), reached, linear, None if log is None else math.exp(log))
+
+
+def at_hours(curve: list[CurvePoint], hours: float, key: str = "5%") -> float | None:
+    """``key``'s accuracy after ``hours`` CPU-hours, interpolated between the evaluations on either side
+    (None outside the run's evaluations): runs of different designs compared at equal budgets."""
+    points = [(p.cpu_hours, p.accuracy[key]) for p in curve if key in p.accuracy]
+    for (h0, a0), (h1, a1) in itertools.pairwise(points):
+        if h0 <= hours <= h1:
+            return a0 if h1 == h0 else a0 + (a1 - a0) * (hours - h0) / (h1 - h0)
+    return points[0][1] if points and points[0][0] == hours else None
 
 
 def curve_as_json(curve: list[CurvePoint]) -> list[dict]:
