@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lawt.curves import continued, curve_as_json, read_curve
 from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, untrained_squares, write_report
 from lawt.ops import Operation
-from lawt.zoo import (
-    CONFIG,
-    MAX_WEIGHTS_BYTES,
-    WEIGHTS,
-    ZOO_DIR,
-    LoadedModel,
-    ModelLoadError,
-    load_model,
-    read_card,
-    sha256,
-)
+from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
+
+if TYPE_CHECKING:
+    from lawt.zoo import LoadedModel
 
 
 def coverage_score(op: Operation, report: dict) -> float:
