@@ -229,6 +229,7 @@ def test_the_card_gives_the_accuracy_measured_at_an_untrained_size(tmp_path: Pat
     assert untrained is not None and not untrained["size_trained"]
     assert untrained["accuracy_this_size"] == {"count": 4, **zero}
     assert calc.solve("transpose", [[[1]]]).model["accuracy_this_size"] is None  # measured at neither
+    assert lawt.solver.model_card(calc.models["transpose"])["size_trained"] is None  # no size asked
 
 
 def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:

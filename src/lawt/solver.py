@@ -114,7 +114,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "distribution": card.get("distribution"),
         "accuracy": main["overall"] if main else None,
         "accuracy_this_size": this_size,
-        "size_trained": trained,
+        "size_trained": None if size is None else trained,
         "evaluated_on": main["count"] if main else 0,
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
         "verdict_accuracy_this_size": (this_size or {}).get("invertibility"),

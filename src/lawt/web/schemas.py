@@ -83,7 +83,7 @@ class ModelCard(BaseModel):
     distribution: str | None
     accuracy: dict[str, float | None] | None
     accuracy_this_size: dict[str, float | None] | None  # at the asked size: measured on untrained sizes too
-    size_trained: bool = True  # whether the model was trained on the asked size
+    size_trained: bool | None = None  # whether the model was trained on the asked size (None: no size asked)
     evaluated_on: int
     verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
     verdict_accuracy_this_size: float | None = None  # the same at the asked size, when the card has it

@@ -208,7 +208,7 @@ function renderCard(answer) {
     ["Examples seen", card.examples_seen === null ? "—" : card.examples_seen.toLocaleString("en")],
     ["Training CPU time", `${fmt(card.training_cpu_hours)} h`],
     ["Trained sizes", card.sizes.length > 6 ? `${card.sizes[0]} … ${card.sizes.at(-1)} (${card.sizes.length} sizes)` : card.sizes.join(", ")],
-    [`Accuracy at ${answer.size}${card.size_trained ? "" : " (not a trained size)"}`, percent(card.accuracy_this_size)],
+    [`Accuracy at ${answer.size}${card.size_trained === false ? " (not a trained size)" : ""}`, percent(card.accuracy_this_size)],
     ["Accuracy overall", percent(card.accuracy)],
   ];
   if (card.verdict_accuracy !== null && card.verdict_accuracy !== undefined) {
