@@ -148,6 +148,19 @@ def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run
     assert json.loads((run / "train_config.json").read_text())["earlier"] == recorded["earlier"]
 
 
+def test_a_schedule_edited_into_the_runs_own_config_is_still_kept_as_a_stage(full_run: tuple[dict, Path],
+                                                                            tmp_path: Path) -> None:
+    """Editing the run folder's train_config.json to the new schedule and resuming from it still records the
+    schedule the checkpoint was trained under."""
+    settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "stop_step": 10}
+    run = train(TrainConfig(**settings), show_progress=False)
+    saved = run / "train_config.json"
+    saved.write_text(json.dumps({**json.loads(saved.read_text()), "stop_step": 0, "steps": 30, "lr": 1e-3}))
+    train(TrainConfig(**json.loads(saved.read_text())), show_progress=False)
+    earlier = json.loads(saved.read_text())["earlier"]
+    assert [(s["until_step"], s["steps"], s["lr"]) for s in earlier] == [(10, 20, 3e-3)]
+
+
 def test_resume_continues_the_step_counter(full_run: tuple[dict, Path], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     settings = {**full_run[0], "out_dir": str(tmp_path / "run")}

@@ -1,7 +1,7 @@
 """Training: AdamW with warm-up and cosine decay, checkpoints with exact resume, JSONL metrics, DDP.
 
 Run state lives in ``out_dir``: ``train_config.json``, ``checkpoint.pt`` (model, optimiser, data RNG,
-counters), ``metrics.jsonl`` and ``best/`` (the best evaluated model in shipped format).
+counters, the settings it was trained under), ``metrics.jsonl`` and ``best/`` (the best evaluated model in shipped format).
 Launch with ``torchrun --nproc-per-node N`` for data-parallel training (gloo on CPU, NCCL on GPU).
 """
 
@@ -263,9 +263,11 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state(state["rng"][ddp.rank] if ddp.rank < len(state["rng"]) else state["rng"][0])
         counters.update(state["counters"])
-        saved = out / "train_config.json"
-        if saved.exists():
-            record_stage(cfg, json.loads(saved.read_text()), counters["step"])
+        # The checkpoint's own copy of the settings: train_config.json may have been edited into the new ones.
+        saved_file = out / "train_config.json"
+        saved = state.get("config") or (json.loads(saved_file.read_text()) if saved_file.exists() else None)
+        if saved:
+            record_stage(cfg, saved, counters["step"])
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
@@ -281,7 +283,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         if ddp.main:
             tmp = checkpoint.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng,
-                        "counters": counters}, tmp)
+                        "counters": counters, "config": asdict(cfg)}, tmp)
             tmp.replace(checkpoint)
 
     def log(record: dict) -> None:
