@@ -1,7 +1,8 @@
 """Training: AdamW with warm-up and cosine decay, checkpoints with exact resume, JSONL metrics, DDP.
 
 Run state lives in ``out_dir``: ``train_config.json``, ``checkpoint.pt`` (model, optimiser, data RNG,
-counters, the settings it was trained under), ``metrics.jsonl`` and ``best/`` (the best evaluated model in shipped format).
+counters, the settings it was trained under), ``metrics.jsonl`` and ``best/`` (the best evaluated model in
+shipped format).
 Launch with ``torchrun --nproc-per-node N`` for data-parallel training (gloo on CPU, NCCL on GPU).
 """
 
