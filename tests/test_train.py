@@ -91,6 +91,22 @@ def test_run_writes_config_metrics_checkpoint_best_and_last(full_run: tuple[dict
         assert torch.equal(last.model.state_dict()[key], value.half().float())
 
 
+def test_the_best_checkpoint_is_chosen_by_the_zoo_score(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A better verdict outweighs slightly lower tolerances, as it does when `lawt ship` compares models."""
+    rows = iter([{"5%": 0.6, "2%": 0.6, "1%": 0.6, "0.5%": 0.6, "invertibility": 0.5},  # 5 % + 1 % higher
+                 {"5%": 0.55, "2%": 0.55, "1%": 0.55, "0.5%": 0.55, "invertibility": 0.9}])  # size_score higher
+
+    def scripted(*args: object, **kwargs: object) -> dict:
+        row = next(rows)
+        return {"overall": {k: v for k, v in row.items() if k != "invertibility"}, "per_size": {"2x2": row}}
+
+    monkeypatch.setattr(lawt.train, "accuracy_table", scripted)
+    out = tmp_path / "run"
+    train(TrainConfig(operation="transpose", sizes="2x2", d_model=32, n_heads=4, ffn_mult=2, batch_size=8,
+                      steps=2, eval_every=1, out_dir=str(out)), show_progress=False)
+    assert read_card(out / "best")["training"]["steps"] == 2
+
+
 def test_exact_resume_reproduces_the_uninterrupted_run(full_run: tuple[dict, Path], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Crash just after the step-10 checkpoint, resume: same losses, same weights, same counters."""

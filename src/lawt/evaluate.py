@@ -75,6 +75,15 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     return result
 
 
+def size_score(row: dict) -> float:
+    """One size's figure for choosing between models: its mean accuracy over the four tolerances, with the
+    share of right *invertible?* verdicts as a fifth figure where the row has one (calling an invertible
+    matrix invertible and then missing its inverse scores no better at the tolerances than calling it
+    singular, so without it a better verdict could never win)."""
+    figures = [row[tolerance_key(t)] for t in TOLERANCES] + ([row["invertibility"]] if "invertibility" in row else [])
+    return sum(figures) / len(figures)
+
+
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
              seed: int = EVAL_SEED, distributions: list[str] | None = None) -> dict:
     """The full report: the training distribution first, then every other test distribution asked for that

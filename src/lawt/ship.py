@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lawt.curves import continued, curve_as_json, read_curve
-from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, untrained_squares, write_report
+from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, size_score, untrained_squares, write_report
 from lawt.ops import Operation
 from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
@@ -17,18 +17,10 @@ if TYPE_CHECKING:
 
 
 def coverage_score(op: Operation, report: dict) -> float:
-    """Mean accuracy over the four tolerances and over *every* size of the operation (unserved sizes = 0).
-
-    Where a size's row has the *invertible?* verdict, the share of right verdicts counts as a fifth figure:
-    calling an invertible matrix invertible and then missing its inverse scores no better at the tolerances
-    than calling it singular, so without it a better verdict could never ship.
-    """
+    """Mean of ``size_score`` over *every* size of the operation (unserved sizes = 0), on the report's
+    first (training) distribution."""
     table = next(iter(report["distributions"].values()))
-    total = 0.0
-    for row in table["per_size"].values():
-        figures = [row[k] for k in report["tolerances"]] + ([row["invertibility"]] if "invertibility" in row else [])
-        total += sum(figures) / len(figures)
-    return total / len(op.all_sizes())
+    return sum(size_score(row) for row in table["per_size"].values()) / len(op.all_sizes())
 
 
 def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False,
