@@ -58,6 +58,16 @@ def test_record_recipe_writes_the_chain_and_removes_stale_starts(tmp_path: Path)
 def test_a_continued_curve_follows_its_start_on_one_axis() -> None:
     first = [CurvePoint(10, 100, 0.5, {"5%": 0.2}), CurvePoint(20, 200, 1.0, {"5%": 0.4})]
     start = {"steps": 20, "examples": 200, "cpu_seconds": 3600.0, "curve": curve_as_json(first)}
-    curve = continued(start, [CurvePoint(5, 50, 0.25, {"5%": 0.5})])
+    curve = continued(start, [CurvePoint(5, 50, 0.25, {"5%": 0.5})], "sum")
     assert [p.step for p in curve] == [10, 20, 25] and [p.examples for p in curve] == [100, 200, 250]
     assert [p.cpu_hours for p in curve] == [0.5, 1.0, 1.25] and curve[-1].accuracy == {"5%": 0.5}
+
+
+def test_a_start_from_another_operation_shifts_the_curve_but_does_not_join_it() -> None:
+    """An eigenvector run started from the eigenvalue model: the eigenvalue model's accuracies are not shown as
+    eigenvector accuracies, but its cost still comes first on the axes."""
+    first = [CurvePoint(10, 100, 0.5, {"5%": 0.9}), CurvePoint(20, 200, 1.0, {"5%": 0.95})]
+    start = {"steps": 20, "examples": 200, "cpu_seconds": 3600.0, "curve": curve_as_json(first),
+             "recipe": {"operation": "eigenvalues"}}
+    curve = continued(start, [CurvePoint(5, 50, 0.25, {"5%": 0.3})], "eigenvectors")
+    assert [(p.step, p.examples, p.cpu_hours, p.accuracy) for p in curve] == [(25, 250, 1.25, {"5%": 0.3})]

@@ -98,6 +98,20 @@ def test_the_inverse_size_table_shows_the_verdict_per_size(tmp_path: Path) -> No
         assert row.split("|")[-2].strip() == f"{100 * table['per_size'][size]['invertibility']:.1f}"
 
 
+def test_a_model_started_from_another_operation_says_so_under_its_curve(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    assert ship(tiny_candidate(tmp_path / "run" / "best", 0), zoo / "transpose", problems=20)
+    card = read_card(zoo / "transpose")
+    card["training"]["curve"] = [{"step": 30, "examples": 900, "cpu_hours": 1.01,
+                                  "accuracy": {"5%": 0.5, "2%": 0.4, "1%": 0.3, "0.5%": 0.2}}]
+    card["training"]["started_from"] = {"steps": 20, "examples": 800, "cpu_seconds": 3600.0,
+                                        "recipe": {"operation": "sum"}}
+    (zoo / "transpose" / "config.json").write_text(json.dumps(card))
+    write_models_md(zoo, tmp_path / "MODELS.md")
+    assert "The run started from the sum model (20 steps, 800 examples, 1.00 CPU-hours)" in (
+        tmp_path / "MODELS.md").read_text()
+
+
 def reproduce_text(tmp_path: Path, edit: Callable[[dict], None]) -> tuple[str, dict]:
     """REPRODUCE.md for a shipped tiny model whose card's training record ``edit`` changed, and that record."""
     candidate = tiny_candidate(tmp_path / "run" / "best", 0)

@@ -89,13 +89,15 @@ def curve_from_json(records: list[dict]) -> list[CurvePoint]:
     return [CurvePoint(r["step"], r["examples"], r["cpu_hours"], r["accuracy"]) for r in records]
 
 
-def continued(started_from: dict, curve: list[CurvePoint]) -> list[CurvePoint]:
-    """The curve of a run that started from another model, after that model's own curve, on one axis.
+def continued(started_from: dict, curve: list[CurvePoint], operation: str) -> list[CurvePoint]:
+    """The curve of a run of ``operation`` that started from another model, on one axis with that model's.
 
-    ``started_from`` is the starting model's training record (a card's ``training.started_from``): its curve,
-    and the steps, examples and CPU time its weights cost, by which this run's points are shifted.
+    ``started_from`` is the starting model's training record (a card's ``training.started_from``): the steps,
+    examples and CPU time its weights cost, by which this run's points are shifted, and its curve, which comes
+    first only if it measured the same operation (an eigenvalue model's accuracy is not an eigenvector curve).
     """
-    before = curve_from_json(started_from.get("curve", []))
+    same = started_from.get("recipe", {}).get("operation", operation) == operation
+    before = curve_from_json(started_from.get("curve", [])) if same else []
     steps = before[-1].step if before else started_from.get("steps", 0)
     examples, hours = started_from.get("examples", 0), started_from.get("cpu_seconds", 0.0) / 3600
     return before + [replace(p, step=p.step + steps, examples=p.examples + examples, cpu_hours=p.cpu_hours + hours)

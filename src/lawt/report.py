@@ -41,7 +41,19 @@ def _curve_lines(training: dict) -> list[str]:
     for p in curve:
         lines.append(f"| {p.step} | {p.examples:,} | {p.cpu_hours:.3f} | "
                      + " | ".join(_percent(p.accuracy.get(t)) for t in TOLERANCES) + " |")
-    return [*lines, "", describe(project(curve)) + ".", ""]
+    return [*lines, "", *_other_start(training), describe(project(curve)) + ".", ""]
+
+
+def _other_start(training: dict) -> list[str]:
+    """A line for a run that started from another operation's model, whose curve the table leaves out."""
+    start = training.get("started_from", {})
+    other = start.get("recipe", {}).get("operation")
+    if not other or other == training.get("recipe", {}).get("operation"):
+        return []
+    return [f"The run started from the {other} model ({start.get('steps', 0):,} steps, "
+            f"{start.get('examples', 0):,} examples, {start.get('cpu_seconds', 0.0) / 3600:.2f} CPU-hours): that "
+            f"training comes first in the steps, examples and CPU-hours above; its curve measured {other}, so it "
+            "is not shown.", ""]
 
 
 def plot_curves(cards: dict[str, dict], path: Path) -> None:

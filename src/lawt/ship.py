@@ -76,7 +76,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
             "sha256": sha256(destination / WEIGHTS)}
     curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
     if curve and training.get("started_from"):
-        curve = continued(training["started_from"], curve)
+        curve = continued(training["started_from"], curve, op.name)
     if curve:
         card["training"] = {**training, "curve": curve_as_json(curve)}
     _write_card(card, report, destination)
