@@ -111,6 +111,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "heads": arch["n_heads"], "features": loaded.model.cfg.features(), "parameters": card.get("parameters"),
         "examples_seen": card.get("training", {}).get("examples"),
         "training_cpu_hours": round(card.get("training", {}).get("cpu_seconds", 0) / 3600, 3),
+        "started_from": _started_from(card),
         "distribution": card.get("distribution"),
         "accuracy": main["overall"] if main else None,
         "accuracy_this_size": this_size,
@@ -122,6 +123,16 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "other_verdicts_this_size": {name: table["per_size"][size]["invertibility"] for name, table in others
                                      if "invertibility" in table["per_size"].get(size, {})},
     }
+
+
+def _started_from(card: dict) -> dict | None:
+    """The model a fine-tune or a transfer started from: its operation and the CPU-hours it brought into the
+    card's total."""
+    start = card.get("training", {}).get("started_from")
+    if not start:
+        return None
+    return {"operation": start.get("recipe", {}).get("operation", card["operation"]),
+            "cpu_hours": round(start.get("cpu_seconds", 0.0) / 3600, 3)}
 
 
 def trained_magnitude(loaded: LoadedModel) -> float | None:

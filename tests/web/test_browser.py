@@ -62,6 +62,7 @@ def test_compute_comments_and_isolation(page, shared_server) -> None:
     assert exact == ["1", "4", "7", "2", "5", "8", "3", "6", "9"]
     assert page.locator(".errors td").count() == 9
     assert page.locator("#card-list").inner_text().count("encoder") == 1
+    assert "the sum model, whose 0.5 h are in the training CPU time" in page.locator("#card-list").inner_text()
     assert "#op=transpose" in page.url
 
     page.get_by_role("button", name="as NumPy").click()

@@ -68,6 +68,11 @@ class Beam(BaseModel):
     relative_error: float | None
 
 
+class StartedFrom(BaseModel):
+    operation: str  # the model it started from was trained for this operation
+    cpu_hours: float  # that model's training, counted in training_cpu_hours
+
+
 class ModelCard(BaseModel):
     operation: str
     encoding: str
@@ -80,6 +85,7 @@ class ModelCard(BaseModel):
     parameters: int | None
     examples_seen: int | None
     training_cpu_hours: float
+    started_from: StartedFrom | None = None  # a model trained from another model's weights
     distribution: str | None
     accuracy: dict[str, float | None] | None
     accuracy_this_size: dict[str, float | None] | None  # at the asked size: measured on untrained sizes too

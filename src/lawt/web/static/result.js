@@ -189,6 +189,12 @@ function renderBeams(answer) {
   node.append(table);
 }
 
+function startedFrom(card) {
+  const { operation, cpu_hours: hours } = card.started_from;
+  const model = operation === card.operation ? `an earlier ${operation} model` : `the ${operation} model`;
+  return `${model}, whose ${fmt(hours)} h are in the training CPU time`;
+}
+
 function renderCard(answer) {
   const section = document.getElementById("card");
   const list = document.getElementById("card-list");
@@ -207,6 +213,7 @@ function renderCard(answer) {
     ["Parameters", card.parameters === null ? "—" : card.parameters.toLocaleString("en")],
     ["Examples seen", card.examples_seen === null ? "—" : card.examples_seen.toLocaleString("en")],
     ["Training CPU time", `${fmt(card.training_cpu_hours)} h`],
+    ...(card.started_from ? [["Started from", startedFrom(card)]] : []),
     ["Trained sizes", card.sizes.length > 6 ? `${card.sizes[0]} … ${card.sizes.at(-1)} (${card.sizes.length} sizes)` : card.sizes.join(", ")],
     [`Accuracy at ${answer.size}${card.size_trained === false ? " (not a trained size)" : ""}`, percent(card.accuracy_this_size)],
     ["Accuracy overall", percent(card.accuracy)],
