@@ -89,6 +89,11 @@ def curve_from_json(records: list[dict]) -> list[CurvePoint]:
     return [CurvePoint(r["step"], r["examples"], r["cpu_hours"], r["accuracy"]) for r in records]
 
 
+def started_operation(started_from: dict, default: str) -> str:
+    """The operation the model a run started from was trained for (older records name none: ``default``)."""
+    return started_from.get("recipe", {}).get("operation", default)
+
+
 def continued(started_from: dict, curve: list[CurvePoint], operation: str) -> list[CurvePoint]:
     """The curve of a run of ``operation`` that started from another model, on one axis with that model's.
 
@@ -96,7 +101,7 @@ def continued(started_from: dict, curve: list[CurvePoint], operation: str) -> li
     examples and CPU time its weights cost, by which this run's points are shifted, and its curve, which comes
     first only if it measured the same operation (an eigenvalue model's accuracy is not an eigenvector curve).
     """
-    same = started_from.get("recipe", {}).get("operation", operation) == operation
+    same = started_operation(started_from, operation) == operation
     before = curve_from_json(started_from.get("curve", [])) if same else []
     steps = before[-1].step if before else started_from.get("steps", 0)
     examples, hours = started_from.get("examples", 0), started_from.get("cpu_seconds", 0.0) / 3600

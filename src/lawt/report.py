@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lawt.curves import curve_from_json, describe, project
+from lawt.curves import curve_from_json, describe, project, started_operation
 from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
 from lawt.recipes import Recipe, recipe_chain
@@ -46,9 +46,9 @@ def _curve_lines(training: dict) -> list[str]:
 
 def _other_start(training: dict) -> list[str]:
     """A line for a run that started from another operation's model, whose curve the table leaves out."""
-    start = training.get("started_from", {})
-    other = start.get("recipe", {}).get("operation")
-    if not other or other == training.get("recipe", {}).get("operation"):
+    start, own = training.get("started_from"), training.get("recipe", {}).get("operation", "")
+    other = started_operation(start, own) if start else own
+    if other == own:
         return []
     return [f"The run started from the {other} model ({start.get('steps', 0):,} steps, "
             f"{start.get('examples', 0):,} examples, {start.get('cpu_seconds', 0.0) / 3600:.2f} CPU-hours): that "

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from lawt.curves import started_operation
 from lawt.encodings import EncodingRangeError
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
@@ -131,7 +132,7 @@ def _started_from(card: dict) -> dict | None:
     start = card.get("training", {}).get("started_from")
     if not start:
         return None
-    return {"operation": start.get("recipe", {}).get("operation", card["operation"]),
+    return {"operation": started_operation(start, card["operation"]),
             "cpu_hours": round(start.get("cpu_seconds", 0.0) / 3600, 3)}
 
 
