@@ -84,6 +84,12 @@ def size_score(row: dict) -> float:
     return sum(figures) / len(figures)
 
 
+def table_score(table: dict, sizes: int | None = None) -> float:
+    """``size_score`` summed over a table's sizes and divided by ``sizes`` (default: the sizes it measured;
+    more, to count sizes it did not measure as 0)."""
+    return sum(size_score(row) for row in table["per_size"].values()) / (sizes or len(table["per_size"]))
+
+
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
              seed: int = EVAL_SEED, distributions: list[str] | None = None) -> dict:
     """The full report: the training distribution first, then every other test distribution asked for that

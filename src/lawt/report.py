@@ -46,8 +46,8 @@ def _curve_lines(training: dict) -> list[str]:
 
 def _other_start(training: dict) -> list[str]:
     """A line for a run that started from another operation's model, whose curve the table leaves out."""
-    start, own = training.get("started_from"), training.get("recipe", {}).get("operation", "")
-    other = started_operation(start, own) if start else own
+    start, own = training.get("started_from") or {}, training.get("recipe", {}).get("operation", "")
+    other = started_operation(start, own)
     if other == own:
         return []
     return [f"The run started from the {other} model ({start.get('steps', 0):,} steps, "

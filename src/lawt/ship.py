@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lawt.curves import continued, curve_as_json, read_curve
-from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, size_score, untrained_squares, write_report
+from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, table_score, untrained_squares, write_report
 from lawt.ops import Operation
 from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 def coverage_score(op: Operation, report: dict) -> float:
     """Mean of ``size_score`` over *every* size of the operation (unserved sizes = 0), on the report's
     first (training) distribution."""
-    table = next(iter(report["distributions"].values()))
-    return sum(size_score(row) for row in table["per_size"].values()) / len(op.all_sizes())
+    return table_score(next(iter(report["distributions"].values())), len(op.all_sizes()))
 
 
 def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False,

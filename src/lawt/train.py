@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from lawt.data import BatchSampler, parse_focus, parse_sizes
 from lawt.encodings import make_codec
-from lawt.evaluate import accuracy_table, size_score
+from lawt.evaluate import accuracy_table, table_score
 from lawt.hardware import autocast, process_device, resolve_precision
 from lawt.model import Seq2Seq, check_architecture
 from lawt.ops import get_operation
@@ -355,7 +355,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                 table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)
                 model.train()
                 # the zoo's rule (the verdict counts), so the best checkpoint is the one `lawt ship` would prefer
-                score = sum(size_score(row) for row in table["per_size"].values()) / len(table["per_size"])
+                score = table_score(table)
                 log({"step": counters["step"], "examples": counters["examples"],
                      "cpu_seconds": round(counters["cpu_seconds"], 1), "eval": table["overall"],
                      **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {})})
