@@ -43,6 +43,7 @@ def test_answer_from_the_model(calc: Calculator) -> None:
     assert list(answer.passes) == KEYS
     assert answer.log_prob is not None and answer.log_prob <= 0
     assert answer.confidence == pytest.approx(math.exp(answer.log_prob))
+    assert answer.confidence_per_number == pytest.approx(math.exp(answer.log_prob / 4))  # 2×2: four numbers
     assert answer.decode_ms is not None and answer.decode_ms > 0
     assert len(answer.tokens) == 4  # one entry position per number
     card = answer.model
@@ -169,6 +170,7 @@ def test_entry_model_answering_not_invertible(tmp_path: Path, make_model: Callab
     answer = Calculator(root=tmp_path).solve("inverse", [[[1, 2], [2, 4]]])
     assert answer.invertible is not None and answer.invertible["model"] is False
     assert answer.relative_error == 0.0 and answer.tokens == ["<not-invertible>"]
+    assert answer.confidence_per_number == pytest.approx(answer.confidence)  # one verdict, not four numbers
 
 
 def test_broken_model_is_reported(tmp_path: Path, ship_model: Callable[..., Seq2Seq]) -> None:

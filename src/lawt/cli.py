@@ -265,7 +265,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         verdicts = ", ".join(f"{k} {'pass' if v else 'fail'}" for k, v in answer.passes.items())
         print(f"relative error: {err}; {verdicts}")
     if answer.confidence is not None:
-        print(f"confidence: {answer.confidence:.3f} (log-probability {answer.log_prob:.3f}); "
+        print(f"confidence: {answer.confidence_per_number:.3f} a number, {answer.confidence:.3g} the whole answer "
+              f"(log-probability {answer.log_prob:.3f}); "
               f"decode {answer.decode_ms:.1f} ms, exact {answer.exact_ms:.2f} ms")
     return 0
 

@@ -59,6 +59,7 @@ class Answer:
     relative_error: float | None = None
     passes: dict[str, bool] = field(default_factory=dict)
     confidence: float | None = None
+    confidence_per_number: float | None = None
     log_prob: float | None = None
     decode_ms: float | None = None
     exact_ms: float = 0.0
@@ -72,6 +73,7 @@ class Answer:
             "operation": self.operation, "size": self.size, "operands": self.operands,
             "model_answer": self.model_answer, "exact_answer": self.exact_answer, "part_names": self.part_names,
             "relative_error": self.relative_error, "passes": self.passes, "confidence": self.confidence,
+            "confidence_per_number": self.confidence_per_number,
             "log_prob": self.log_prob, "provenance": self.provenance, "provenance_detail": self.provenance_detail,
             "decode_ms": self.decode_ms, "timing_ms": {"model": self.decode_ms, "exact": self.exact_ms},
             "tokens": self.tokens, "beams": self.beams, "invertible": self.invertible, "model": self.model,
@@ -218,6 +220,8 @@ class Calculator:
         answer.decode_ms = round(1000 * prediction.decode_seconds, 3)
         answer.log_prob = float(prediction.log_prob[0, 0])
         answer.confidence = math.exp(answer.log_prob)
+        numbers = 1 if bool(prediction.not_invertible[0]) else sum(r * c for r, c in op.answer_shapes(dims))
+        answer.confidence_per_number = math.exp(answer.log_prob / numbers)
         answer.tokens = loaded.codec.describe(prediction.fields[0, 0])
         err = errors(op, tensors, prediction, singular)
         answer.relative_error = _finite(float(err[0]))

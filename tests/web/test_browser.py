@@ -61,6 +61,9 @@ def test_compute_comments_and_isolation(page, shared_server) -> None:
     exact = page.locator(".exact-side table.matrix td").all_inner_texts()
     assert exact == ["1", "4", "7", "2", "5", "8", "3", "6", "9"]
     assert page.locator(".errors td").count() == 9
+    per_number, whole = (float(page.locator(f"dt:text-is('{term}') + dd").inner_text().rstrip("%"))
+                         for term in ("Confidence, a number", "Confidence, whole answer"))
+    assert 0 <= whole <= per_number <= 100  # nine numbers: the whole answer is the less likely
     assert page.locator("#card-list").inner_text().count("encoder") == 1
     assert "the sum model, whose 0.5 h are in the training CPU time" in page.locator("#card-list").inner_text()
     assert "#op=transpose" in page.url

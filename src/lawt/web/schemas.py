@@ -106,7 +106,10 @@ class ComputeResponse(BaseModel):
     part_names: list[str]
     relative_error: float | None
     passes: dict[str, bool]
-    confidence: float | None
+    confidence: float | None = Field(description="the model's probability of its whole answer")
+    confidence_per_number: float | None = Field(
+        description="the geometric mean of that probability over the answer's numbers: how sure the model is of "
+                    "a typical number (for a 'not invertible' answer, the probability of that answer)")
     log_prob: float | None
     provenance: str = Field(description="transformer, transformer-untrained-size, transformer-untrained-range, "
                                         "model-output-invalid, model-unavailable")

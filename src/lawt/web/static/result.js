@@ -141,13 +141,18 @@ function renderVerdicts(answer) {
   const node = document.getElementById("verdicts");
   node.replaceChildren();
   const list = element("dl", "facts");
-  const add = (term, value) => {
+  const add = (term, value, hint = "") => {
     const box = element("div");
-    box.append(element("dt", "", term), element("dd", "", value));
+    const dt = element("dt", "", term);
+    if (hint) dt.title = hint;
+    box.append(dt, element("dd", "", value));
     list.append(box);
   };
   add("Relative error", answer.relative_error === null ? "—" : `${fmt(100 * answer.relative_error)}%`);
-  add("Confidence", answer.confidence === null ? "—" : `${fmt(100 * answer.confidence)}%`);
+  add("Confidence, a number", answer.confidence_per_number === null ? "—" : `${fmt(100 * answer.confidence_per_number)}%`,
+    "How sure the model is of a typical number of its answer: the geometric mean of its probability over the numbers");
+  add("Confidence, whole answer", answer.confidence === null ? "—" : `${fmt(100 * answer.confidence)}%`,
+    "The model's probability of its whole answer, every number right at once");
   add("Model time", answer.timing_ms.model === null ? "—" : `${fmt(answer.timing_ms.model)} ms`);
   add("Exact time", `${fmt(answer.timing_ms.exact)} ms`);
   node.append(list);
