@@ -52,6 +52,7 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert not ship(tiny_candidate(tmp_path / "b", 0), zoo / "transpose", problems=40, untrained_problems=3)
     assert (zoo / "transpose" / "model.safetensors").read_bytes() == weights_before
     assert [h["shipped"] for h in read_card(zoo / "transpose")["history"]] == [True, False]
+    assert "invertible?" not in read_card(zoo / "transpose")["history"][0]
 
     out = tmp_path / "MODELS.md"
     write_models_md(zoo, out)
@@ -89,7 +90,9 @@ def test_the_inverse_size_table_shows_the_verdict_per_size(tmp_path: Path) -> No
     zoo = tmp_path / "zoo"
     assert ship(tiny_candidate(tmp_path / "run" / "best", 0, "inverse", ("2x2", "3x3"), "mixed"), zoo / "inverse",
                 problems=20)
-    table = read_card(zoo / "inverse")["evaluation"]["distributions"]["mixed"]
+    card = read_card(zoo / "inverse")
+    table = card["evaluation"]["distributions"]["mixed"]
+    assert card["history"][0]["invertible?"] == table["invertibility"]["accuracy"]  # kept for rejected ones too
     write_models_md(zoo, tmp_path / "MODELS.md")
     text = (tmp_path / "MODELS.md").read_text()
     assert "| size | problems | 5% | 2% | 1% | 0.5% | invertible? right |" in text

@@ -56,11 +56,12 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         pass
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
+    verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
-                    "encoding": loaded.card["encoding"], "overall": main["overall"], "score": round(score, 4),
-                    "shipped": force or score > previous_score})
+                    "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
+                    "score": round(score, 4), "shipped": force or score > previous_score})
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
-          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in main["overall"].items()))
+          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in {**main["overall"], **verdict}.items()))
     if not (force or score > previous_score):
         if destination.exists():  # keep the measurement of the rejected candidate in the curve
             card = read_card(destination)
