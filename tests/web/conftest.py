@@ -32,7 +32,7 @@ def build_tiny_zoo(root: Path) -> Path:
     model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
     card = {"operation": "transpose", "encoding": "entry", "sizes": TINY_SIZES,
             "training": {"examples": 0, "cpu_seconds": 3600,  # half of it another operation's model's
-                         "started_from": {"cpu_seconds": 1800, "recipe": {"operation": "sum"}}},
+                         "started_from": {"cpu_seconds": 1800, "recipe": {"operation": "singular_values"}}},
             "evaluation": None}
     save_model(model, card, root / "transpose")
     return root

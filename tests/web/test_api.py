@@ -27,7 +27,7 @@ def test_compute_transpose_with_the_model(client: TestClient) -> None:
     assert answer["model"]["operation"] == "transpose"
     assert answer["model"]["encoder_layers"] == 1
     assert answer["model"]["training_cpu_hours"] == 1.0
-    assert answer["model"]["started_from"] == {"operation": "sum", "cpu_hours": 0.5}
+    assert answer["model"]["started_from"] == {"operation": "singular_values", "cpu_hours": 0.5}
     assert len(answer["tokens"]) == 9
     assert answer["beams"] == []
 

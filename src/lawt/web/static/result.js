@@ -196,7 +196,8 @@ function renderBeams(answer) {
 
 function startedFrom(card) {
   const { operation, cpu_hours: hours } = card.started_from;
-  const model = operation === card.operation ? `an earlier ${operation} model` : `the ${operation} model`;
+  const name = operation.replaceAll("_", " ");
+  const model = operation === card.operation ? `an earlier ${name} model` : `the ${name} model`;
   return `${model}, whose ${fmt(hours)} h are in the training CPU time`;
 }
 
