@@ -75,6 +75,8 @@ def test_run_writes_config_metrics_checkpoint_best_and_last(full_run: tuple[dict
     evals = [r for r in rows if "eval" in r]
     assert len(evals) == 1 and evals[0]["step"] == 20
     assert set(evals[0]["eval"]) == {"5%", "2%", "1%", "0.5%"}
+    per_size = evals[0]["eval_per_size"]  # at 5 %, so a run shows which sizes move
+    assert set(per_size) == {"2x2", "2x3"} and all(0 <= a <= 1 for a in per_size.values())
     assert losses(out)[-1][1] < losses(out)[0][1]  # it learns something
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["counters"]["step"] == 20 and state["counters"]["examples"] == 320

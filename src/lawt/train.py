@@ -358,6 +358,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                 score = table_score(table)
                 log({"step": counters["step"], "examples": counters["examples"],
                      "cpu_seconds": round(counters["cpu_seconds"], 1), "eval": table["overall"],
+                     "eval_per_size": {size: row["5%"] for size, row in table["per_size"].items()},
                      **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {})})
                 if score > counters["best_score"]:
                     counters["best_score"] = score
