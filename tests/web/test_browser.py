@@ -65,7 +65,8 @@ def test_compute_comments_and_isolation(page, shared_server) -> None:
                          for term in ("Confidence, a number", "Confidence, whole answer"))
     assert 0 <= whole <= per_number <= 100  # nine numbers: the whole answer is the less likely
     assert page.locator("#card-list").inner_text().count("encoder") == 1
-    assert "the singular values model, whose 0.5 h are in the training CPU time" in page.locator("#card-list").inner_text()
+    card = page.locator("#card-list").inner_text()
+    assert "the singular values model, whose 0.5 h are in the training CPU time" in card
     assert "#op=transpose" in page.url
 
     page.get_by_role("button", name="as NumPy").click()
