@@ -61,7 +61,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
                     "score": round(score, 4), "shipped": force or score > previous_score})
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
-          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in {**main["overall"], **verdict}.items()))
+          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
     if not (force or score > previous_score):
         if destination.exists():  # keep the measurement of the rejected candidate in the curve
             card = read_card(destination)
