@@ -11,7 +11,7 @@ import torch
 
 import lawt.evaluate
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, Codec, make_codec
-from lawt.evaluate import accuracy_table, evaluate, untrained_squares, write_report
+from lawt.evaluate import accuracy_table, evaluate, size_score, untrained_squares, write_report
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, Operation
 from lawt.ops.base import Dims
@@ -126,7 +126,11 @@ def oracle(scale: float) -> Callable[..., Prediction]:
 def test_accuracy_table_of_a_tiny_model(name: str, sizes: list[Dims], encoding: str,
                                         make_model: Callable[..., Seq2Seq]) -> None:
     op = OPERATIONS[name]
-    table = accuracy_table(make_model(encoding, 0), make_codec(encoding), op, sizes, total=21, batch_size=8)
+    scores: dict[str, torch.Tensor] = {}
+    table = accuracy_table(make_model(encoding, 0), make_codec(encoding), op, sizes, total=21, batch_size=8,
+                           scores=scores)
+    for label, row in table["per_size"].items():  # per-problem scores, for comparing two models problem by problem
+        assert len(scores[label]) == row["count"] and float(scores[label].mean()) == pytest.approx(size_score(row))
     expected = {"count", "distribution", "overall", "per_size"} | (
         {"invertibility", "near_singular"} if name == "inverse" else set())
     assert set(table) == expected
@@ -153,8 +157,10 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
     for name, sizes in (("transpose", [(1, 1), (3, 2)]), ("inverse", [(1,), (4,)]), ("svd", [(3, 2)]),
                         ("eigenvectors", [(4,)])):
         op = OPERATIONS[name]
-        table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25)
+        scores: dict[str, torch.Tensor] = {}
+        table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25, scores=scores)
         assert table["overall"] == dict.fromkeys(KEYS, 1.0)
+        assert all(bool((s == 1.0).all()) for s in scores.values()) and len(scores) == len(sizes)
         assert all(row[k] == 1.0 for row in table["per_size"].values() for k in KEYS)
         if name == "inverse":
             assert table["invertibility"] == {"count": 60, "accuracy": 1.0}

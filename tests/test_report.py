@@ -13,7 +13,7 @@ from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
 from lawt.report import write_models_md, write_reproduce_md
-from lawt.ship import coverage_score, ship
+from lawt.ship import compare, coverage_score, ship
 from lawt.train import TrainConfig
 from lawt.zoo import read_card, save_model
 
@@ -51,7 +51,9 @@ def test_ship_then_report(tmp_path: Path) -> None:
     weights_before = (zoo / "transpose" / "model.safetensors").read_bytes()
     assert not ship(tiny_candidate(tmp_path / "b", 0), zoo / "transpose", problems=40, untrained_problems=3)
     assert (zoo / "transpose" / "model.safetensors").read_bytes() == weights_before
-    assert [h["shipped"] for h in read_card(zoo / "transpose")["history"]] == [True, False]
+    history = read_card(zoo / "transpose")["history"]
+    assert [h["shipped"] for h in history] == [True, False]
+    assert "gain" not in history[0] and history[1]["gain"] == 0.0 and history[1]["standard_error"] == 0.0
     assert "invertible?" not in read_card(zoo / "transpose")["history"][0]
 
     out = tmp_path / "MODELS.md"
@@ -67,6 +69,22 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "lawt train --config configs/transpose.json" in reproduce and "stops at step 10" in reproduce
     assert "## sum" in reproduce and "No model shipped yet." in reproduce
     json.dumps(card)  # the card stays plain JSON
+
+
+def test_a_candidate_must_beat_the_shipped_model_beyond_the_noise_of_the_same_problems() -> None:
+    def scores(*rows: list[float]) -> dict[str, torch.Tensor]:
+        return {f"1x{i + 1}": torch.tensor(row, dtype=torch.float64) for i, row in enumerate(rows)}
+
+    shipped = scores([0.0, 1.0] * 50, [0.5] * 100)
+    assert compare(shipped, shipped, 2).gain == 0.0 and not compare(shipped, shipped, 2).better
+    one_more = scores([1.0, 1.0] + [0.0, 1.0] * 49, [0.5] * 100)  # one problem of 200 more: noise
+    small = compare(one_more, shipped, 2)
+    assert small.gain == pytest.approx(0.005) and small.standard_error > 0 and not small.better
+    many_more = scores([1.0] * 100, [0.5] * 100)  # fifty more, every other problem of a size
+    assert compare(many_more, shipped, 2).better and not compare(shipped, many_more, 2).better
+    # A size only the shipped model was measured on counts 0 for the candidate, and the other way round.
+    assert compare(scores([0.0] * 10), scores([0.0] * 10, [1.0] * 10), 4).gain == pytest.approx(-0.25)
+    assert compare(scores([0.0] * 10, [1.0] * 10), scores([0.0] * 10), 4).gain == pytest.approx(0.25)
 
 
 def test_shipping_the_shipped_model_measures_its_card_again(tmp_path: Path) -> None:

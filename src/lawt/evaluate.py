@@ -25,12 +25,16 @@ def untrained_squares(op: Operation, trained: list[Dims]) -> list[Dims]:
 
 
 def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
-                   distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500) -> dict:
+                   distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500,
+                   scores: dict[str, torch.Tensor] | None = None) -> dict:
     """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``
     (those of them the distribution covers).
 
     For the inverse the result also has ``invertibility`` (share of right verdicts, also in every size's
     row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
+    ``scores``, if given, receives each size's per-problem score: the mean of its pass marks (and right
+    verdict), whose mean over a size is that size's ``size_score`` — what a paired comparison of two models
+    on the same problems needs.
     """
     sizes = [dims for dims in sizes if op.covers(distribution, dims)]
     gen = torch.Generator().manual_seed(seed)
@@ -44,6 +48,7 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             continue
         size_hits = {tolerance_key(t): 0 for t in TOLERANCES}
         size_verdicts_right = 0
+        size_scores = []
         for start in range(0, n, batch_size):
             problems = op.generate(min(batch_size, n - start), dims, gen, distribution)
             prediction = predict(model, codec, op, problems.operands, dims)
@@ -51,13 +56,19 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             ok = passes(err)
             for key, mask in ok.items():
                 size_hits[key] += int(mask.sum())
+            marks = list(ok.values())
             if problems.singular is not None:
-                size_verdicts_right += int((prediction.not_invertible == problems.singular).sum())
+                right = prediction.not_invertible == problems.singular
+                marks.append(right)
+                size_verdicts_right += int(right.sum())
                 cond = condition_number(problems.operands[0])
                 hard = (cond > 1e6) & ~problems.singular
                 near["count"] += int(hard.sum())
                 for key, mask in ok.items():
                     near[key] += int((mask & hard).sum())
+            size_scores.append(torch.stack(marks, 1).double().mean(1))
+        if scores is not None:
+            scores[op.label(dims)] = torch.cat(size_scores)
         per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}
         if problems.singular is not None:
             per_size[op.label(dims)]["invertibility"] = size_verdicts_right / n
@@ -91,12 +102,16 @@ def table_score(table: dict, sizes: int | None = None) -> float:
 
 
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
-             seed: int = EVAL_SEED, distributions: list[str] | None = None) -> dict:
+             seed: int = EVAL_SEED, distributions: list[str] | None = None,
+             scores: dict[str, torch.Tensor] | None = None) -> dict:
     """The full report: the training distribution first, then every other test distribution asked for that
-    covers any of the sizes."""
+    covers any of the sizes. ``scores`` receives the first distribution's per-problem scores
+    (:func:`accuracy_table`)."""
     names = [d for d in distributions or [op.distributions[0]] if any(op.covers(d, dims) for dims in sizes)]
     return {"operation": op.name, "encoding": codec.name, "tolerances": [tolerance_key(t) for t in TOLERANCES],
-            "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed) for d in names}}
+            "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed,
+                                                scores=scores if i == 0 else None)
+                              for i, d in enumerate(names)}}
 
 
 def plot_report(report: dict, path: Path) -> None:

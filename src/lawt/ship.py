@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from lawt.curves import continued, curve_as_json, read_curve
 from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, table_score, untrained_squares, write_report
@@ -13,7 +16,36 @@ from lawt.ops import Operation
 from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
 if TYPE_CHECKING:
+    from lawt.ops.base import Dims
     from lawt.zoo import LoadedModel
+
+MARGIN = 2.0  # standard errors by which a candidate must beat the shipped model on the same problems
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A candidate's coverage score minus the shipped model's, measured on the same problems, and the
+    standard error of that difference."""
+
+    gain: float
+    standard_error: float
+
+    @property
+    def better(self) -> bool:
+        return self.gain > MARGIN * self.standard_error
+
+
+def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor], sizes: int) -> Comparison:
+    """Pair two models' per-problem scores (:func:`~lawt.evaluate.accuracy_table`) size by size; a size
+    only one of them was measured on counts 0 for the other. ``sizes`` is the operation's number of sizes,
+    as in :func:`coverage_score`."""
+    gain = variance = 0.0
+    for label in candidate.keys() | shipped.keys():
+        ours, theirs = candidate.get(label), shipped.get(label)
+        diff = (ours if ours is not None else 0.0) - (theirs if theirs is not None else 0.0)
+        gain += float(diff.mean())
+        variance += float(diff.var()) / len(diff) if len(diff) > 1 else 0.0
+    return Comparison(gain / sizes, variance ** 0.5 / sizes)
 
 
 def coverage_score(op: Operation, report: dict) -> float:
@@ -38,8 +70,9 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
               f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
         return False
     trained_on = loaded.card.get("distribution") or op.distributions[0]
+    scores: dict[str, torch.Tensor] = {}
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
-                      distributions=op.report_distributions(trained_on))
+                      distributions=op.report_distributions(trained_on), scores=scores)
     if candidate.resolve() == destination.resolve():
         untrained = untrained_evaluation(loaded, trained_on, untrained_problems)
         _write_card({**loaded.card, "evaluation": report, **untrained}, report, destination)
@@ -54,20 +87,27 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
             previous_score = coverage_score(op, previous["evaluation"])
     except ModelLoadError:
         pass
+    comparison = _against_shipped(destination, loaded.sizes, problems, trained_on, scores)
+    better = force or (comparison.better if comparison else score > previous_score)
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
     verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
+    paired = {"gain": round(comparison.gain, 4), "standard_error": round(comparison.standard_error, 4)} \
+        if comparison else {}
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
-                    "score": round(score, 4), "shipped": force or score > previous_score})
+                    "score": round(score, 4), **paired, "shipped": better})
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
-    if not (force or score > previous_score):
+    if comparison:
+        print(f"on the same problems: {comparison.gain:+.4f} ± {comparison.standard_error:.4f} (standard error); "
+              f"shipping needs more than {MARGIN:g} standard errors")
+    if not better:
         if destination.exists():  # keep the measurement of the rejected candidate in the curve
             card = read_card(destination)
             card["history"] = history
             (destination / CONFIG).write_text(json.dumps(card, indent=2) + "\n")
-        print("not shipped: not better than the shipped model")
+        print("not shipped: not better than the shipped model beyond the noise of the test set")
         return False
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(candidate / WEIGHTS, destination / WEIGHTS)
@@ -82,6 +122,28 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     _write_card(card, report, destination)
     print(f"shipped to {destination}")
     return True
+
+
+def _against_shipped(destination: Path, sizes: list[Dims], problems: int, distribution: str,
+                     scores: dict[str, torch.Tensor]) -> Comparison | None:
+    """Measure the shipped model at ``destination`` on the candidate's problems (the same seed, sizes and
+    split; 0 at a size it does not serve) and on the sizes only it serves, and compare; ``None`` when there
+    is no shipped model that loads."""
+    try:
+        shipped = load_model(destination)
+    except ModelLoadError:
+        return None
+    theirs: dict[str, torch.Tensor] = {}
+    accuracy_table(shipped.model, shipped.codec, shipped.op, sizes, problems, distribution, scores=theirs)
+    for dims in sizes:
+        label = shipped.op.label(dims)
+        if dims not in shipped.sizes and label in theirs:
+            theirs[label] = torch.zeros_like(theirs[label])
+    only_theirs = [dims for dims in shipped.sizes if dims not in sizes]
+    if only_theirs:
+        accuracy_table(shipped.model, shipped.codec, shipped.op, only_theirs,
+                       problems * len(only_theirs) // len(sizes), distribution, scores=theirs)
+    return compare(scores, theirs, len(shipped.op.all_sizes()))
 
 
 def untrained_evaluation(loaded: LoadedModel, distribution: str, per_size: int) -> dict:
