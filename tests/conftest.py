@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from lawt.encodings import make_codec
+from lawt.encodings import Codec, make_codec
 from lawt.model import Seq2Seq
+from lawt.ops import Operation
+from lawt.ops.inverse import is_singular
+from lawt.predict import Prediction
 from lawt.zoo import save_model
 
 # Two cores are shared with a long training run: with two intra-op threads, torch spends its time waiting on
@@ -22,6 +25,18 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
 TINY_ARCH = {"d_model": 32, "n_heads": 4, "enc_layers": 1, "dec_layers": 1, "ffn_mult": 2}
+
+
+def exact_prediction(op: Operation, operands: list[torch.Tensor], scale: float = 1.0,
+                     through: Codec | None = None) -> Prediction:
+    """What a perfect model would answer (optionally scaled, or written in an encoding and read back)."""
+    batch = operands[0].shape[0]
+    singular = is_singular(operands[0]) if op.name == "inverse" else torch.zeros(batch, dtype=torch.bool)
+    parts = [torch.nan_to_num(p, nan=0.0) * scale for p in op.solve(operands)]
+    if through is not None:
+        parts = through.decode(through.encode_answer(parts, None), [tuple(p.shape[1:]) for p in parts]).parts
+    return Prediction(parts=parts, valid=~singular, not_invertible=singular, log_prob=torch.zeros(batch, 1),
+                      fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0)
 
 
 def tiny_model(encoding: str, seed: int = 0, **arch: int) -> Seq2Seq:

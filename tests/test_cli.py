@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import exact_prediction
 
 import lawt.bench
+import lawt.evaluate
 import lawt.ship
 from lawt.cli import main
 from lawt.model import Seq2Seq
@@ -205,6 +207,29 @@ def test_ship_to_a_destination(tmp_path: Path, ship_model: Callable[..., Seq2Seq
                        capsys)
     assert code == 0
     assert [h["shipped"] for h in read_card(dest)["history"]] == [True, False, True]
+
+
+def test_compare_two_models_on_the_same_problems(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    ship_model(tmp_path / "entry", "transpose", "entry", ["1x1", "2x2"])
+    ship_model(tmp_path / "p1000", "transpose", "P1000", ["2x2"])
+    ship_model(tmp_path / "sum", "sum", "entry", ["2x2"])
+    code, out, _ = run(["compare", str(tmp_path / "entry"), str(tmp_path / "entry"), "--problems", "20"], capsys)
+    assert code == 1 and "+0.0000 ± 0.0000" in out and "not better beyond the noise" in out
+    code, _, err = run(["compare", str(tmp_path / "entry"), str(tmp_path / "sum")], capsys)
+    assert code == 2 and "a transpose model" in err and "a sum model" in err
+
+    real_predict = lawt.evaluate.predict  # the entry model answers exactly, the P1000 one as it is (wrong)
+    monkeypatch.setattr(lawt.evaluate, "predict", lambda model, codec, op, operands, dims, beam=1: (
+        exact_prediction(op, operands) if codec.name == "entry" else real_predict(model, codec, op, operands, dims)))
+    code, out, _ = run(["compare", str(tmp_path / "entry"), str(tmp_path / "p1000"), "--problems", "40"], capsys)
+    assert code == 0 and "better beyond the noise" in out and "not better" not in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip().startswith(("1x1", "2x2"))}
+    assert rows == {"1x1": ["1.000", "0.000"], "2x2": ["1.000", "0.000"]}  # 1x1: the P1000 model does not serve it
+    assert "+0.0200" in out  # 2 of the 100 transpose sizes, from 0 to 1
+    code, _, _ = run(["compare", str(tmp_path / "p1000"), str(tmp_path / "entry"), "--problems", "40"], capsys)
+    assert code == 1
 
 
 def test_ship_refuses_weights_over_the_size_limit(tmp_path: Path, ship_model: Callable[..., Seq2Seq],

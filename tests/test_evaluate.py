@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import exact_prediction
 
 import lawt.evaluate
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, Codec, make_codec
@@ -15,23 +16,10 @@ from lawt.evaluate import accuracy_table, evaluate, size_score, untrained_square
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, Operation
 from lawt.ops.base import Dims
-from lawt.ops.inverse import is_singular
 from lawt.predict import TOLERANCES, Prediction, errors, passes, predict, tolerance_key
 
 KEYS = ["5%", "2%", "1%", "0.5%"]
 ONE_SIZE = {"product": (3, 2, 4), "eigenvalues": (4,), "eigenvectors": (4,), "inverse": (4,)}
-
-
-def exact_prediction(op: Operation, operands: list[torch.Tensor], scale: float = 1.0,
-                     through: Codec | None = None) -> Prediction:
-    """What a perfect model would answer (optionally scaled, or written in an encoding and read back)."""
-    batch = operands[0].shape[0]
-    singular = is_singular(operands[0]) if op.name == "inverse" else torch.zeros(batch, dtype=torch.bool)
-    parts = [torch.nan_to_num(p, nan=0.0) * scale for p in op.solve(operands)]
-    if through is not None:
-        parts = through.decode(through.encode_answer(parts, None), [tuple(p.shape[1:]) for p in parts]).parts
-    return Prediction(parts=parts, valid=~singular, not_invertible=singular, log_prob=torch.zeros(batch, 1),
-                      fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0)
 
 
 def test_the_untrained_squares_reach_the_largest_size() -> None:

@@ -15,6 +15,8 @@ from lawt.ops import OPERATIONS, OperandError
 from lawt.zoo import ZOO_DIR, ModelLoadError
 
 if TYPE_CHECKING:
+    import torch
+
     from lawt.curves import CurvePoint
 
 
@@ -97,6 +99,31 @@ def cmd_ship(args: argparse.Namespace) -> int:
 
     return 0 if ship(args.model, args.to, problems=args.problems, force=args.force,
                      untrained_problems=args.untrained_problems) else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from lawt.evaluate import accuracy_table
+    from lawt.ship import MARGIN, measure_against
+    from lawt.zoo import load_model
+
+    candidate, shipped = load_model(args.candidate), load_model(args.shipped)
+    if candidate.op.name != shipped.op.name:
+        print(f"error: {args.candidate} is a {candidate.op.name} model and {args.shipped} a {shipped.op.name} "
+              "model; compare two models of one operation", file=sys.stderr)
+        return 2
+    distribution = candidate.card.get("distribution") or candidate.op.distributions[0]
+    scores: dict[str, torch.Tensor] = {}
+    accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
+                   scores=scores)
+    result = measure_against(shipped, candidate.sizes, args.problems, distribution, scores)
+    print(f"{'size':>8}  {'first':>6}  {'second':>6}   (mean score: accuracy over the four tolerances"
+          + (" and the verdict)" if candidate.op.name == "inverse" else ")"))
+    for label, (ours, theirs) in result.per_size.items():
+        print(f"{label:>8}  {ours:6.3f}  {theirs:6.3f}")
+    verdict = "better beyond the noise" if result.better else "not better beyond the noise"
+    print(f"gain of the first over the second: {result.gain:+.4f} ± {result.standard_error:.4f} (standard error, "
+          f"paired on {args.problems} {distribution} problems); {verdict} ({MARGIN:g} standard errors)")
+    return 0 if result.better else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -304,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="problems per square size the model was not trained on, measured for its card (0: none)")
     p.add_argument("--force", action="store_true", help="ship even if not better")
     p.set_defaults(func=cmd_ship)
+
+    p = sub.add_parser("compare", help="measure two models of one operation on the same problems: is the first "
+                       "better beyond the noise? (the test lawt ship applies)")
+    p.add_argument("candidate", type=Path, help="model folder (model.safetensors + config.json)")
+    p.add_argument("shipped", type=Path, help="the model folder to compare with, e.g. src/lawt/zoo/<operation>")
+    p.add_argument("--problems", type=int, default=10_000, help="test problems, split evenly over the first's sizes")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("models", help="list the shipped models and their measured accuracy")
     p.add_argument("--json", action="store_true")

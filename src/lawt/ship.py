@@ -24,11 +24,12 @@ MARGIN = 2.0  # standard errors by which a candidate must beat the shipped model
 
 @dataclass(frozen=True)
 class Comparison:
-    """A candidate's coverage score minus the shipped model's, measured on the same problems, and the
-    standard error of that difference."""
+    """A candidate's coverage score minus the shipped model's, measured on the same problems, the standard
+    error of that difference, and each size's mean score (candidate, shipped)."""
 
     gain: float
     standard_error: float
+    per_size: dict[str, tuple[float, float]]
 
     @property
     def better(self) -> bool:
@@ -40,12 +41,14 @@ def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor]
     only one of them was measured on counts 0 for the other. ``sizes`` is the operation's number of sizes,
     as in :func:`coverage_score`."""
     gain = variance = 0.0
-    for label in candidate.keys() | shipped.keys():
+    per_size = {}
+    for label in [*candidate, *(label for label in shipped if label not in candidate)]:
         ours, theirs = candidate.get(label), shipped.get(label)
         diff = (ours if ours is not None else 0.0) - (theirs if theirs is not None else 0.0)
         gain += float(diff.mean())
         variance += float(diff.var()) / len(diff) if len(diff) > 1 else 0.0
-    return Comparison(gain / sizes, variance ** 0.5 / sizes)
+        per_size[label] = tuple(float(x.mean()) if x is not None else 0.0 for x in (ours, theirs))
+    return Comparison(gain / sizes, variance ** 0.5 / sizes, per_size)
 
 
 def coverage_score(op: Operation, report: dict) -> float:
@@ -126,13 +129,19 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
 
 def _against_shipped(destination: Path, sizes: list[Dims], problems: int, distribution: str,
                      scores: dict[str, torch.Tensor]) -> Comparison | None:
-    """Measure the shipped model at ``destination`` on the candidate's problems (the same seed, sizes and
-    split; 0 at a size it does not serve) and on the sizes only it serves, and compare; ``None`` when there
-    is no shipped model that loads."""
+    """:func:`measure_against` the model shipped at ``destination``; ``None`` when none loads there."""
     try:
         shipped = load_model(destination)
     except ModelLoadError:
         return None
+    return measure_against(shipped, sizes, problems, distribution, scores)
+
+
+def measure_against(shipped: LoadedModel, sizes: list[Dims], problems: int, distribution: str,
+                    scores: dict[str, torch.Tensor]) -> Comparison:
+    """Measure ``shipped`` on a candidate's problems (the same seed, ``sizes``, ``problems`` and
+    ``distribution``; 0 at a size it does not serve) and on the sizes only it serves, and compare with the
+    candidate's per-problem ``scores`` on them."""
     theirs: dict[str, torch.Tensor] = {}
     accuracy_table(shipped.model, shipped.codec, shipped.op, sizes, problems, distribution, scores=theirs)
     for dims in sizes:
