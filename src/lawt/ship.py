@@ -95,8 +95,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
     verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
-    paired = {"gain": round(comparison.gain, 4), "standard_error": round(comparison.standard_error, 4)} \
-        if comparison else {}
+    paired = ({"gain": round(comparison.gain, 4), "standard_error": round(comparison.standard_error, 4)}
+              if comparison else {})
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
                     "score": round(score, 4), **paired, "shipped": better})
