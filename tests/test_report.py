@@ -62,6 +62,9 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "| transpose | entry | 1/1 | 32 |" in text
     assert "| sum | – |" in text  # operations without a model are listed as such
     assert "| 10 | 640 | 0.010 | 50.0 |" in text  # the learning curve of the shipped model's run
+    candidates = [line for line in text.splitlines() if line.startswith("| 0.01 | 640 |")]  # the ship history
+    assert [c.endswith("| – | yes |") for c in candidates] == [True, False]
+    assert candidates[1].endswith("| +0.0000 ± 0.0000 | no |")
     assert "**Sizes it was not trained on** (uniform;" in text and "| 10x10 | 3 |" in text
     assert (tmp_path / "models.png").stat().st_size > 0
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")

@@ -44,6 +44,28 @@ def _curve_lines(training: dict) -> list[str]:
     return [*lines, "", *_other_start(training), describe(project(curve)) + ".", ""]
 
 
+def _history_lines(history: list[dict]) -> list[str]:
+    """Every candidate measured for the operation's place in the zoo, oldest first, and whether it shipped."""
+    if not history:
+        return []
+    verdict = any("invertible?" in h for h in history)
+    lines = ["Every candidate measured for this place in the zoo (the score averages each size's accuracy over the "
+             "four tolerances, unserved sizes counting 0). A candidate with a gain was measured beside the shipped "
+             "model on the same problems and shipped only if ahead by more than two standard errors; those without "
+             "one shipped on any higher score, the earlier rule:", "",
+             "| CPU-hours | examples | " + " | ".join(TOLERANCES) + (" | invertible? |" if verdict else " |")
+             + " score | gain over the shipped model | shipped |",
+             "|---|---|" + "---|" * len(TOLERANCES) + ("---|" if verdict else "") + "---|---|---|"]
+    for h in history:
+        hours = "–" if h.get("cpu_seconds") is None else f"{h['cpu_seconds'] / 3600:.2f}"
+        examples = "–" if h.get("examples") is None else f"{h['examples']:,}"
+        gain = f"{h['gain']:+.4f} ± {h['standard_error']:.4f}" if "gain" in h else "–"
+        lines.append(f"| {hours} | {examples} | " + " | ".join(_percent(h["overall"].get(t)) for t in TOLERANCES)
+                     + (f" | {_percent(h.get('invertible?'))}" if verdict else "")
+                     + f" | {h['score']:.4f} | {gain} | {'yes' if h['shipped'] else 'no'} |")
+    return [*lines, ""]
+
+
 def _other_start(training: dict) -> list[str]:
     """A line for a run that started from another operation's model, whose curve the table leaves out."""
     start, own = training.get("started_from") or {}, training.get("recipe", {}).get("operation", "")
@@ -122,6 +144,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
         evaluation = card.get("evaluation") or {}
         lines += [f"## {name}", ""]
         lines += _curve_lines(card.get("training", {}))
+        lines += _history_lines(card.get("history", []))
         if not evaluation:
             lines += ["Not evaluated.", ""]
             continue
