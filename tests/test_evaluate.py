@@ -12,7 +12,7 @@ from conftest import exact_prediction
 
 import lawt.evaluate
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, Codec, make_codec
-from lawt.evaluate import accuracy_table, evaluate, size_score, untrained_squares, write_report
+from lawt.evaluate import accuracy_table, calibration_table, evaluate, size_score, untrained_squares, write_report
 from lawt.model import Seq2Seq
 from lawt.ops import OPERATIONS, Operation
 from lawt.ops.base import Dims
@@ -77,6 +77,15 @@ def test_valid_outputs_with_nan_count_as_wrong_not_as_nan() -> None:
     assert passes(err)["5%"].tolist() == [False, True, True, True]
 
 
+def test_calibration_ranges_hold_their_edges() -> None:
+    confidence = torch.tensor([0.0, 0.0099, 0.01, 0.3, 0.6, 1.0])
+    marks = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1]]).bool()
+    rows = calibration_table(confidence, marks)
+    assert [(r["from"], r["to"], r["count"]) for r in rows] == [(0.0, 0.01, 2), (0.01, 0.03, 1), (0.3, 0.6, 1),
+                                                               (0.6, 1.0, 2)]  # empty ranges are left out
+    assert [r["5%"] for r in rows] == [0.5, 1.0, 1.0, 1.0] and [r["0.5%"] for r in rows] == [0.0, 0.0, 0.0, 1.0]
+
+
 def test_passes_thresholds() -> None:
     err = torch.tensor([0.0, 0.004, 0.005, 0.0199, 0.05, float("inf")])
     result = passes(err)
@@ -119,13 +128,19 @@ def test_accuracy_table_of_a_tiny_model(name: str, sizes: list[Dims], encoding: 
                            scores=scores)
     for label, row in table["per_size"].items():  # per-problem scores, for comparing two models problem by problem
         assert len(scores[label]) == row["count"] and float(scores[label].mean()) == pytest.approx(size_score(row))
-    expected = {"count", "distribution", "overall", "per_size"} | (
+    expected = {"count", "distribution", "overall", "per_size", "calibration"} | (
         {"invertibility", "near_singular"} if name == "inverse" else set())
     assert set(table) == expected
     assert table["count"] == 21 and table["distribution"] == op.distributions[0]
     assert list(table["overall"]) == KEYS
     assert list(table["per_size"]) == [op.label(d) for d in sizes]
     assert sum(row["count"] for row in table["per_size"].values()) == 21
+    calibration = table["calibration"]  # every answer in one confidence range, the ranges in order
+    assert sum(row["count"] for row in calibration) == 21
+    assert all(0 <= row["from"] < row["to"] <= 1 for row in calibration)
+    assert [row["from"] for row in calibration] == sorted(row["from"] for row in calibration)
+    hits = sum(row["count"] * row["5%"] for row in calibration)
+    assert hits == pytest.approx(21 * table["overall"]["5%"])  # the same answers, grouped another way
     for row in [table["overall"], *table["per_size"].values()]:
         values = [row[k] for k in KEYS]
         assert all(0 <= v <= 1 for v in values)
@@ -149,6 +164,7 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
         table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25, scores=scores)
         assert table["overall"] == dict.fromkeys(KEYS, 1.0)
         assert all(bool((s == 1.0).all()) for s in scores.values()) and len(scores) == len(sizes)
+        assert table["calibration"] == [{"from": 0.6, "to": 1.0, "count": 60, **dict.fromkeys(KEYS, 1.0)}]
         assert all(row[k] == 1.0 for row in table["per_size"].values() for k in KEYS)
         if name == "inverse":
             assert table["invertibility"] == {"count": 60, "accuracy": 1.0}

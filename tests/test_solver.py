@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import torch
 
 import lawt.solver
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, make_codec
+from lawt.evaluate import CONFIDENCE_BINS
 from lawt.matrix_text import MatrixFormatError
 from lawt.model import Seq2Seq
 from lawt.ops import OperandError
@@ -232,6 +234,29 @@ def test_the_card_gives_the_accuracy_measured_at_an_untrained_size(tmp_path: Pat
     assert untrained["accuracy_this_size"] == {"count": 4, **zero}
     assert calc.solve("transpose", [[[1]]]).model["accuracy_this_size"] is None  # measured at neither
     assert lawt.solver.model_card(calc.models["transpose"])["size_trained"] is None  # no size asked
+
+
+def test_an_answer_says_how_often_answers_as_confident_were_right(tmp_path: Path,
+                                                                   ship_model: Callable[..., Seq2Seq]) -> None:
+    ship_model(tmp_path / "transpose", "transpose", "entry", ["2x2"])
+    half = dict.fromkeys(KEYS, 0.5)
+    ranges = [{"from": a, "to": b, "count": 10 * (i + 1), **dict.fromkeys(KEYS, i / 10)}
+              for i, (a, b) in enumerate(itertools.pairwise(CONFIDENCE_BINS))]
+    config = tmp_path / "transpose" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": {
+        "operation": "transpose", "encoding": "entry", "tolerances": KEYS, "distributions": {"uniform": {
+            "count": 10, "overall": half, "per_size": {"2x2": {"count": 10, **half}}, "calibration": ranges}}}}))
+    calc = Calculator(root=tmp_path)
+    answer = calc.solve("transpose", [[[1, 2], [3, 4]]])
+    c = answer.calibration
+    assert c is not None and c["from"] <= answer.confidence_per_number < c["to"]
+    i = CONFIDENCE_BINS.index(c["from"])
+    assert c["count"] == 10 * (i + 1) and c["accuracy"] == dict.fromkeys(KEYS, i / 10)
+    assert answer.to_dict()["calibration"] == c
+    assert lawt.solver.calibration_for({"evaluation": {"distributions": {"u": {"calibration": ranges}}}},
+                                       1.0)["to"] == 1.0  # the last range holds 1
+    assert calc.solve("transpose", [[[1, 2], [3, 4]]], beam=2).calibration is None  # measured greedy only
+    assert calc.solve("transpose", [[[1, 2, 3]] * 3]).calibration is None  # an untrained size: not measured there
 
 
 def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -295,6 +295,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(f"confidence: {answer.confidence_per_number:.3f} a number, {answer.confidence:.3g} the whole answer "
               f"(log-probability {answer.log_prob:.3f}); "
               f"decode {answer.decode_ms:.1f} ms, exact {answer.exact_ms:.2f} ms")
+    if answer.calibration:
+        c = answer.calibration
+        print(f"of the model's {c['count']:,} test answers with a confidence a number in [{c['from']:g}, {c['to']:g}), "
+              f"{100 * c['accuracy']['5%']:.1f}% were right within 5% ({100 * c['accuracy']['1%']:.1f}% within 1%)")
     return 0
 
 

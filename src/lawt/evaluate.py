@@ -12,10 +12,11 @@ from lawt.model import Seq2Seq
 from lawt.ops import Operation
 from lawt.ops.base import Dims
 from lawt.ops.inverse import condition_number
-from lawt.predict import TOLERANCES, errors, passes, predict, tolerance_key
+from lawt.predict import TOLERANCES, confidence_per_number, errors, passes, predict, tolerance_key
 
 EVAL_SEED = 12345
 UNTRAINED_PROBLEMS = 200  # per size, for the square sizes a model was not trained on
+CONFIDENCE_BINS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.6, 1.0)  # edges of the confidence-a-number ranges of a calibration
 
 
 def untrained_squares(op: Operation, trained: list[Dims]) -> list[Dims]:
@@ -32,6 +33,8 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
 
     For the inverse the result also has ``invertibility`` (share of right verdicts, also in every size's
     row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
+    ``calibration`` is the accuracy of the answers in each range of the model's confidence a number
+    (:func:`calibration_table`).
     ``scores``, if given, receives each size's per-problem score: the mean of its pass marks (and right
     verdict), whose mean over a size is that size's ``size_score`` — what a paired comparison of two models
     on the same problems needs.
@@ -42,6 +45,7 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     hits = {tolerance_key(t): 0 for t in TOLERANCES}
     count = verdicts = verdict_right = 0
     near = {"count": 0, **{tolerance_key(t): 0 for t in TOLERANCES}}
+    confidences, all_marks = [], []
     for i, dims in enumerate(sizes):
         n = total // len(sizes) + (i < total % len(sizes))
         if n == 0:
@@ -54,6 +58,8 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             prediction = predict(model, codec, op, problems.operands, dims)
             err = errors(op, problems.operands, prediction, problems.singular)
             ok = passes(err)
+            confidences.append(confidence_per_number(op, dims, prediction))
+            all_marks.append(torch.stack(list(ok.values()), 1))
             for key, mask in ok.items():
                 size_hits[key] += int(mask.sum())
             marks = list(ok.values())
@@ -79,11 +85,29 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
         count += n
     result: dict = {"count": count, "distribution": distribution or op.distributions[0],
                     "overall": {k: v / count for k, v in hits.items()}, "per_size": per_size}
+    if confidences:
+        result["calibration"] = calibration_table(torch.cat(confidences), torch.cat(all_marks))
     if verdicts:
         result["invertibility"] = {"count": verdicts, "accuracy": verdict_right / verdicts}
         result["near_singular"] = {"count": near["count"], **{
             k: (near[k] / near["count"] if near["count"] else None) for k in hits}}
     return result
+
+
+def calibration_table(confidence: torch.Tensor, marks: torch.Tensor) -> list[dict]:
+    """For each range of ``CONFIDENCE_BINS`` (the last one closed) holding any answers: how many, and the share
+    of them within each tolerance (``marks``: [problems, tolerances] pass marks)."""
+    edges = torch.tensor(CONFIDENCE_BINS, dtype=confidence.dtype)
+    index = (torch.bucketize(confidence, edges, right=True) - 1).clamp(0, len(CONFIDENCE_BINS) - 2)
+    rows = []
+    for b in range(len(CONFIDENCE_BINS) - 1):
+        inside = index == b
+        count = int(inside.sum())
+        if count:
+            share = marks[inside].double().mean(0)
+            rows.append({"from": CONFIDENCE_BINS[b], "to": CONFIDENCE_BINS[b + 1], "count": count,
+                         **{tolerance_key(t): float(share[i]) for i, t in enumerate(TOLERANCES)}})
+    return rows
 
 
 def size_score(row: dict) -> float:

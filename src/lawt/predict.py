@@ -55,6 +55,14 @@ def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,
     return err
 
 
+def confidence_per_number(op: Operation, dims: Dims, prediction: Prediction) -> torch.Tensor:
+    """exp(log p / N) of each best answer, N the numbers in it (1 for a *not invertible* answer): the
+    model's probability of its answer per number, comparable across sizes."""
+    numbers = sum(r * c for r, c in op.answer_shapes(dims))
+    count = torch.where(prediction.not_invertible, 1, numbers)
+    return torch.exp(prediction.log_prob[:, 0] / count)
+
+
 def passes(err: torch.Tensor) -> dict[str, torch.Tensor]:
     """Pass/fail at the paper's four tolerances, keyed ``"5%"``, ``"2%"``, ``"1%"``, ``"0.5%"``."""
     return {tolerance_key(t): err < t for t in TOLERANCES}

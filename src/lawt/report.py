@@ -44,6 +44,20 @@ def _curve_lines(training: dict) -> list[str]:
     return [*lines, "", *_other_start(training), describe(project(curve)) + ".", ""]
 
 
+def _calibration_lines(rows: list[dict]) -> list[str]:
+    """How often the test answers in each range of the model's confidence a number were right."""
+    if not rows:
+        return []
+    lines = ["Its confidence a number (exp(log p / N), N the numbers in the answer) against how often those answers "
+             "were right, on the same problems:", "",
+             "| confidence a number | answers | " + " | ".join(TOLERANCES) + " |",
+             "|---|---|" + "---|" * len(TOLERANCES)]
+    for row in rows:
+        lines.append(f"| {100 * row['from']:g}–{100 * row['to']:g} % | {row['count']:,} | "
+                     + " | ".join(_percent(row[t]) for t in TOLERANCES) + " |")
+    return [*lines, ""]
+
+
 def _history_lines(history: list[dict]) -> list[str]:
     """Every candidate measured for the operation's place in the zoo, oldest first, and whether it shipped."""
     if not history:
@@ -156,7 +170,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
                 lines += [f"Invertible? verdict right in {_percent(verdict['accuracy'])} % of {verdict['count']} "
                           "problems.", ""]
             if dist == next(iter(evaluation["distributions"])):
-                lines += [*_size_table(table), ""]
+                lines += [*_size_table(table), "", *_calibration_lines(table.get("calibration", []))]
         untrained = card.get("untrained_evaluation")
         if untrained:
             lines += [f"**Sizes it was not trained on** ({untrained['distribution']}; the calculator still runs the "

@@ -16,11 +16,12 @@ import torch
 
 from lawt.curves import started_operation
 from lawt.encodings import EncodingRangeError
+from lawt.evaluate import CONFIDENCE_BINS
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
 from lawt.ops.base import COEFF
 from lawt.ops.inverse import condition_number, is_singular
-from lawt.predict import TOLERANCES, errors, predict, tolerance_key
+from lawt.predict import TOLERANCES, confidence_per_number, errors, predict, tolerance_key
 from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
 
 # Provenance labels
@@ -60,6 +61,7 @@ class Answer:
     passes: dict[str, bool] = field(default_factory=dict)
     confidence: float | None = None
     confidence_per_number: float | None = None
+    calibration: dict | None = None
     log_prob: float | None = None
     decode_ms: float | None = None
     exact_ms: float = 0.0
@@ -73,7 +75,7 @@ class Answer:
             "operation": self.operation, "size": self.size, "operands": self.operands,
             "model_answer": self.model_answer, "exact_answer": self.exact_answer, "part_names": self.part_names,
             "relative_error": self.relative_error, "passes": self.passes, "confidence": self.confidence,
-            "confidence_per_number": self.confidence_per_number,
+            "confidence_per_number": self.confidence_per_number, "calibration": self.calibration,
             "log_prob": self.log_prob, "provenance": self.provenance, "provenance_detail": self.provenance_detail,
             "decode_ms": self.decode_ms, "timing_ms": {"model": self.decode_ms, "exact": self.exact_ms},
             "tokens": self.tokens, "beams": self.beams, "invertible": self.invertible, "model": self.model,
@@ -220,8 +222,7 @@ class Calculator:
         answer.decode_ms = round(1000 * prediction.decode_seconds, 3)
         answer.log_prob = float(prediction.log_prob[0, 0])
         answer.confidence = math.exp(answer.log_prob)
-        numbers = 1 if bool(prediction.not_invertible[0]) else sum(r * c for r, c in op.answer_shapes(dims))
-        answer.confidence_per_number = math.exp(answer.log_prob / numbers)
+        answer.confidence_per_number = float(confidence_per_number(op, dims, prediction)[0])
         answer.tokens = loaded.codec.describe(prediction.fields[0, 0])
         err = errors(op, tensors, prediction, singular)
         answer.relative_error = _finite(float(err[0]))
@@ -244,6 +245,19 @@ class Calculator:
             answer.provenance_detail = (f"entries up to {largest:.3g} in magnitude; this model was trained on "
                                         f"entries in [-{limit:g}, {limit:g}]")
         answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
+        if answer.provenance == TRANSFORMER and beam == 1:
+            answer.calibration = calibration_for(loaded.card, answer.confidence_per_number)
+
+
+def calibration_for(card: dict, confidence: float) -> dict | None:
+    """The card's measurement (its main test set) for answers whose confidence a number lies in the same range
+    as ``confidence``: ``{"from", "to", "count", "accuracy": {tolerance: share}}``; None if it has none."""
+    main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
+    for row in (main or {}).get("calibration", []):
+        if row["from"] <= confidence and (confidence < row["to"] or row["to"] == CONFIDENCE_BINS[-1]):
+            return {"from": row["from"], "to": row["to"], "count": row["count"],
+                    "accuracy": {tolerance_key(t): row[tolerance_key(t)] for t in TOLERANCES}}
+    return None
 
 
 def _beams(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims: tuple, prediction,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -18,12 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from lawt.encodings import make_codec
+from lawt.evaluate import CONFIDENCE_BINS
 from lawt.model import Seq2Seq
 from lawt.web import create_app
 from lawt.web.db import metadata
 from lawt.zoo import save_model
 
 TINY_SIZES = ["2x2", "3x3", "4x4", "5x5"]
+QUARTER = {"5%": 0.25, "2%": 0.25, "1%": 0.25, "0.5%": 0.25}  # the accuracy its card claims
 
 
 def build_tiny_zoo(root: Path) -> Path:
@@ -33,7 +36,11 @@ def build_tiny_zoo(root: Path) -> Path:
     card = {"operation": "transpose", "encoding": "entry", "sizes": TINY_SIZES,
             "training": {"examples": 0, "cpu_seconds": 3600,  # half of it another operation's model's
                          "started_from": {"cpu_seconds": 1800, "recipe": {"operation": "singular_values"}}},
-            "evaluation": None}
+            "evaluation": {"operation": "transpose", "encoding": "entry", "tolerances": list(QUARTER),
+                           "distributions": {"uniform": {"count": 400, "distribution": "uniform", "overall": QUARTER,
+                            "per_size": {size: {"count": 100, **QUARTER} for size in TINY_SIZES},
+                            "calibration": [{"from": a, "to": b, "count": 40 + i, **QUARTER}  # every range measured
+                                            for i, (a, b) in enumerate(itertools.pairwise(CONFIDENCE_BINS))]}}}}
     save_model(model, card, root / "transpose")
     return root
 

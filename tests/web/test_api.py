@@ -23,6 +23,9 @@ def test_compute_transpose_with_the_model(client: TestClient) -> None:
     assert len(answer["model_answer"][0]) == 3
     assert set(answer["passes"]) == {"5%", "2%", "1%", "0.5%"}
     assert 0 <= answer["confidence"] <= 1
+    calibration = answer["calibration"]  # the card's test answers as confident as this one
+    assert calibration["from"] <= answer["confidence_per_number"] < calibration["to"]
+    assert calibration["count"] >= 40 and calibration["accuracy"]["5%"] == 0.25
     assert answer["timing_ms"]["model"] > 0
     assert answer["model"]["operation"] == "transpose"
     assert answer["model"]["encoder_layers"] == 1

@@ -64,6 +64,9 @@ def test_compute_comments_and_isolation(page, shared_server) -> None:
     per_number, whole = (float(page.locator(f"dt:text-is('{term}') + dd").inner_text().rstrip("%"))
                          for term in ("Confidence, a number", "Confidence, whole answer"))
     assert 0 <= whole <= per_number <= 100  # nine numbers: the whole answer is the less likely
+    calibration = page.locator("#verdicts .calibration").inner_text()  # what such a confidence has meant
+    assert calibration.startswith("Of the 4") and "test answers of this model with a confidence a number" in calibration
+    assert calibration.endswith("25% were right within 5% (25% within 1%).")
     assert page.locator("#card-list").inner_text().count("encoder") == 1
     card = page.locator("#card-list").inner_text()
     assert "the singular values model, whose 0.5 h are in the training CPU time" in card

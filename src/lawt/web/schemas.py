@@ -97,6 +97,15 @@ class ModelCard(BaseModel):
     other_verdicts_this_size: dict[str, float] = {}  # inverse: right verdicts at the asked size on those sets
 
 
+class Calibration(BaseModel):
+    """How often the model's test answers whose confidence a number lay in one range were right."""
+
+    from_: float = Field(alias="from", description="the range's lower end (included)")
+    to: float = Field(description="its upper end (excluded, but for 1)")
+    count: int = Field(description="test answers in the range (greedy decoding, the model's main test set)")
+    accuracy: dict[str, float] = Field(description="share of them within each tolerance, keyed '5%', '2%', …")
+
+
 class ComputeResponse(BaseModel):
     operation: str
     size: str
@@ -110,6 +119,9 @@ class ComputeResponse(BaseModel):
     confidence_per_number: float | None = Field(
         description="the geometric mean of that probability over the answer's numbers: how sure the model is of "
                     "a typical number (for a 'not invertible' answer, the probability of that answer)")
+    calibration: Calibration | None = Field(
+        default=None, description="the card's measurement for answers as confident as this one (greedy answers from "
+                                  "a trained size and range only)")
     log_prob: float | None
     provenance: str = Field(description="transformer, transformer-untrained-size, transformer-untrained-range, "
                                         "model-output-invalid, model-unavailable")
