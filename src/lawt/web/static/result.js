@@ -168,10 +168,10 @@ function renderVerdicts(answer) {
 function calibrationNote(calibration) {
   // What the confidence has meant on the model's own test problems: how often answers this sure were right.
   const range = `${fmt(100 * calibration.from)}% and ${fmt(100 * calibration.to)}%`;
-  const right = calibration.accuracy["5%"];
+  const right = (tolerance) => `${fmt(100 * calibration.accuracy[tolerance])}%`;
   return element("p", "note calibration",
     `Of the ${calibration.count.toLocaleString("en")} test answers of this model with a confidence a number between ` +
-    `${range}, ${fmt(100 * right)}% were right within 5% (${fmt(100 * calibration.accuracy["1%"])}% within 1%).`);
+    `${range}, ${right("5%")} were right within 5% (${right("1%")} within 1%).`);
 }
 
 function renderBeams(answer) {
