@@ -58,21 +58,21 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             prediction = predict(model, codec, op, problems.operands, dims)
             err = errors(op, problems.operands, prediction, problems.singular)
             ok = passes(err)
+            passed = torch.stack(list(ok.values()), 1)  # [problems, tolerances]
             confidences.append(confidence_per_number(op, dims, prediction))
-            all_marks.append(torch.stack(list(ok.values()), 1))
+            all_marks.append(passed)
             for key, mask in ok.items():
                 size_hits[key] += int(mask.sum())
-            marks = list(ok.values())
             if problems.singular is not None:
                 right = prediction.not_invertible == problems.singular
-                marks.append(right)
+                passed = torch.cat([passed, right[:, None]], 1)  # the verdict is a fifth mark of the score
                 size_verdicts_right += int(right.sum())
                 cond = condition_number(problems.operands[0])
                 hard = (cond > 1e6) & ~problems.singular
                 near["count"] += int(hard.sum())
                 for key, mask in ok.items():
                     near[key] += int((mask & hard).sum())
-            size_scores.append(torch.stack(marks, 1).double().mean(1))
+            size_scores.append(passed.double().mean(1))
         if scores is not None:
             scores[op.label(dims)] = torch.cat(size_scores)
         per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}
