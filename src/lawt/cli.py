@@ -76,7 +76,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     loaded = load_model(args.model)
     op = loaded.op
     sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
-    trained_on = loaded.card.get("distribution") or op.distributions[0]
+    trained_on = loaded.distribution
     if args.distributions == "all":
         names = [trained_on, *(d for d in op.distributions if d != trained_on)]
     else:
@@ -111,7 +111,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"error: {args.candidate} is a {candidate.op.name} model and {args.shipped} a {shipped.op.name} "
               "model; compare two models of one operation", file=sys.stderr)
         return 2
-    distribution = candidate.card.get("distribution") or candidate.op.distributions[0]
+    distribution = candidate.distribution
     scores: dict[str, torch.Tensor] = {}
     accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
                    scores=scores)

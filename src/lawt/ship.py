@@ -72,7 +72,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         print(f"not shipped: {candidate / WEIGHTS} is {size / 1e6:.1f} MB, over the zoo's limit of "
               f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
         return False
-    trained_on = loaded.card.get("distribution") or op.distributions[0]
+    trained_on = loaded.distribution
     scores: dict[str, torch.Tensor] = {}
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
                       distributions=op.report_distributions(trained_on), scores=scores)

@@ -142,8 +142,7 @@ def _started_from(card: dict) -> dict | None:
 
 def trained_magnitude(loaded: LoadedModel) -> float | None:
     """Largest entry magnitude of the model's training distribution, when it has one (uniform coefficients)."""
-    distribution = loaded.card.get("distribution") or loaded.op.distributions[0]
-    return COEFF if distribution in BOUNDED_DISTRIBUTIONS else None
+    return COEFF if loaded.distribution in BOUNDED_DISTRIBUTIONS else None
 
 
 class Calculator:

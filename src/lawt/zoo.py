@@ -42,6 +42,11 @@ class LoadedModel:
     def sizes(self) -> list[Dims]:
         return [self.op.parse_label(s) for s in self.card["sizes"]]
 
+    @property
+    def distribution(self) -> str:
+        """The test distribution the model was trained on (older cards name none: the operation's first)."""
+        return self.card.get("distribution") or self.op.distributions[0]
+
 
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
