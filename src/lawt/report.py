@@ -8,7 +8,7 @@ from lawt.curves import curve_from_json, describe, project, started_operation
 from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
 from lawt.recipes import Recipe, recipe_chain
-from lawt.zoo import ZOO_DIR, ModelLoadError, read_card
+from lawt.zoo import ZOO_DIR, ModelLoadError, main_table, read_card
 
 TOLERANCES = ("5%", "2%", "1%", "0.5%")
 
@@ -142,7 +142,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
              "|---|---|---|---|---|---|---|---|" + "---|" * len(TOLERANCES)]
     for name, card in cards.items():
         arch, training = card["architecture"], card.get("training", {})
-        main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
+        main = main_table(card)
         overall = main["overall"] if main else {}
         lines.append(
             f"| {name} | {' + '.join([card['encoding'], *ModelConfig(**arch).features()])} | "
@@ -193,7 +193,7 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
             lines += [f"## {name}", "", "No model shipped yet.", ""]
             continue
         recipe, training = card["training"]["recipe"], card["training"]
-        main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
+        main = main_table(card)
         expected = ", ".join(f"{t} {_percent(main['overall'][t])} %" for t in TOLERANCES) if main else "not evaluated"
         chain = recipe_chain(name, training)
         commands = [f"lawt train --config configs/{r.name}.json --out-dir {r.out_dir}   # stops at step "

@@ -22,7 +22,7 @@ from lawt.ops import OperandError, Operation, get_operation
 from lawt.ops.base import COEFF
 from lawt.ops.inverse import condition_number, is_singular
 from lawt.predict import TOLERANCES, confidence_per_number, errors, predict, tolerance_key
-from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
+from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover, main_table
 
 # Provenance labels
 TRANSFORMER = "transformer"
@@ -251,8 +251,7 @@ class Calculator:
 def calibration_for(card: dict, confidence: float) -> dict | None:
     """The card's measurement (its main test set) for answers whose confidence a number lies in the same range
     as ``confidence``: ``{"from", "to", "count", "accuracy": {tolerance: share}}``; None if it has none."""
-    main = next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
-    for row in (main or {}).get("calibration", []):
+    for row in (main_table(card) or {}).get("calibration", []):
         if row["from"] <= confidence and (confidence < row["to"] or row["to"] == CONFIDENCE_BINS[-1]):
             return {"from": row["from"], "to": row["to"], "count": row["count"],
                     "accuracy": {tolerance_key(t): row[tolerance_key(t)] for t in TOLERANCES}}

@@ -81,6 +81,11 @@ def read_card(folder: Path) -> dict:
     return card
 
 
+def main_table(card: dict) -> dict | None:
+    """The card's evaluation on its training distribution (the first test set), or None if not evaluated."""
+    return next(iter((card.get("evaluation") or {}).get("distributions", {}).values()), None)
+
+
 def load_model(folder: Path) -> LoadedModel:
     """Load and verify a shipped model, or raise :class:`ModelLoadError` naming the bad file."""
     card = read_card(folder)
