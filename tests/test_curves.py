@@ -61,10 +61,23 @@ def test_reached_flat_and_too_short_curves() -> None:
     assert project(points([0.1, 0.2], [0.1, 0.2])).linear_hours is None
 
 
+def test_a_finished_rise_is_not_projected() -> None:
+    # Rising over the first half of the fitted stretch, then flat within the noise: the straight line through
+    # the whole stretch still climbs, but the last evaluations do not.
+    hours = [0.1 * i for i in range(1, 21)]
+    acc = [0.1 + 0.04 * i for i in range(10)] + [0.5, 0.51, 0.49, 0.5, 0.52, 0.49, 0.5, 0.51, 0.5, 0.49]
+    finished = project(points(hours, acc), fraction=1.0)
+    assert finished.linear_hours is None and finished.points == 10
+    assert "not rising beyond the noise over the last 10 evaluations" in describe(finished)
+    noisy = [a + (0.02 if i % 2 else -0.02) for i, a in enumerate(0.1 + 0.02 * i for i in range(20))]
+    assert project(points(hours, noisy), fraction=1.0).linear_hours is not None  # noisy, but a real rise
+
+
 def test_a_projection_is_never_before_the_last_evaluation() -> None:
-    # A noisy last point above the trend must not project the target into the past.
-    proj = project(points([0.1, 0.2, 0.3], [0.1, 0.8, 0.85]), target=0.9)
-    assert proj.linear_hours is not None and proj.linear_hours >= 0.3
+    # A curve bending over: the fitted line passes the target before the last evaluation, which is still below
+    # it; the target must not be projected into the past.
+    proj = project(points([0.1, 0.2, 0.3, 0.4, 0.5], [0.1, 0.5, 0.8, 0.87, 0.89]), target=0.9, fraction=1.0)
+    assert proj.linear_hours == pytest.approx(0.5)
 
 
 def test_curve_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,7 +122,7 @@ def test_curve_command_compares_runs_at_equal_cpu_hours(tmp_path: Path, capsys: 
 def test_curve_command_reads_a_model_card(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # A shipped model has no metrics.jsonl: its card's training curve is read, by folder or by name.
     assert main(["curve", "eigenvalues"]) == 0
-    assert "90 % at 5% projected at" in capsys.readouterr().out
+    assert "90 % at 5%: not rising beyond the noise" in capsys.readouterr().out  # its last evaluations are flat
     folder = tmp_path / "model"
     folder.mkdir()
     card = json.loads((ZOO_DIR / "eigenvalues" / CONFIG).read_text())

@@ -57,13 +57,29 @@ def _solve(xs: list[float], ys: list[float], target: float) -> float | None:
     return None if slope <= 0 else max(xs[-1], (target - intercept) / slope)
 
 
+def rising(xs: list[float], ys: list[float]) -> bool:
+    """Whether the least-squares slope is above zero by more than two of its standard errors: a rise the
+    evaluations' noise does not explain (three points or more)."""
+    slope, intercept = statistics.linear_regression(xs, ys)
+    mean = statistics.fmean(xs)
+    residual = sum((y - slope * x - intercept) ** 2 for x, y in zip(xs, ys, strict=True)) / (len(xs) - 2)
+    return slope > 2 * math.sqrt(residual / sum((x - mean) ** 2 for x in xs))
+
+
 def project(curve: list[CurvePoint], target: float = 0.9, tolerance: str = "5%",
             fraction: float = 0.5) -> Projection:
-    """Fit the last ``fraction`` of the evaluations (at least three) and solve each trend for ``target``."""
+    """Fit the last ``fraction`` of the evaluations (at least three) and solve each trend for ``target``.
+
+    No projection when that stretch, or the last half of it (at least five evaluations), does not rise beyond
+    the noise: a rise that has finished is not a trend (``points`` then counts the stretch found flat).
+    """
     reached = next((p.cpu_hours for p in curve if p.accuracy[tolerance] >= target), None)
     tail = [p for p in curve[-max(3, math.ceil(fraction * len(curve))):] if p.cpu_hours > 0]
     if len(tail) < 3:
         return Projection(target, tolerance, len(tail), reached, None, None)
+    for stretch in (tail, tail[-max(5, math.ceil(len(tail) / 2)):]):
+        if not rising([p.cpu_hours for p in stretch], [p.accuracy[tolerance] for p in stretch]):
+            return Projection(target, tolerance, len(stretch), reached, None, None)
     hours, acc = [p.cpu_hours for p in tail], [p.accuracy[tolerance] for p in tail]
     linear = _solve(hours, acc, target)
     log = _solve([math.log(h) for h in hours], acc, target)
@@ -119,7 +135,7 @@ def describe(projection: Projection) -> str:
     if projection.reached_at is not None:
         return f"{goal} reached at {projection.reached_at:.2f} CPU-hours"
     if projection.linear_hours is None:
-        return f"{goal}: not rising over the last {projection.points} evaluations, no projection"
+        return f"{goal}: not rising beyond the noise over the last {projection.points} evaluations, no projection"
     log = "not rising" if projection.log_hours is None else _hours(projection.log_hours)
     return (f"{goal} projected at {_hours(projection.linear_hours)} CPU-hours (straight line) to {log} "
             f"(log-linear), from the last {projection.points} evaluations")
