@@ -461,3 +461,16 @@ def test_a_model_over_the_zoo_limit_is_named_when_training_starts(full_run: tupl
     monkeypatch.setattr(lawt.train, "MAX_WEIGHTS_BYTES", 1000)
     train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "big")}), show_progress=False)
     assert "lawt ship will refuse it" in capsys.readouterr().err
+
+
+def test_bf16_on_hardware_without_it_is_named_when_training_starts(full_run: tuple[dict, Path], tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # A recipe records the precision it was resolved to; replayed on a CPU without AVX512-BF16 it is emulated.
+    settings = {**full_run[0], "steps": 1, "precision": "bf16"}
+    monkeypatch.setattr(lawt.train, "bf16_is_fast", lambda device: True)
+    train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "fast")}), show_progress=False)
+    assert "bf16 is emulated" not in capsys.readouterr().err
+    monkeypatch.setattr(lawt.train, "bf16_is_fast", lambda device: False)
+    train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "slow")}), show_progress=False)
+    assert "bf16 is emulated" in capsys.readouterr().err
