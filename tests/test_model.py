@@ -14,7 +14,7 @@ from lawt.ops import get_operation
 
 CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value", "entry+grid"]
 ARCHS = {"+value": {"value_embedding": True, "head_hidden": 16},  # value embedding and MLP heads
-         "+grid": {"grid_bias": True, "index_bias": True}}
+         "+grid": {"grid_bias": True, "index_bias": True, "separate_operands": True}}
 PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
 
 
@@ -314,6 +314,27 @@ def test_the_index_bias_lets_a_head_keep_to_one_inner_index() -> None:
     weights = bias(model._codes(slots, src)).softmax(-1)[0, 0]
     i, j = 2, 3
     assert (weights[i * 4 + j] > 1e-6).nonzero().flatten().tolist() == [i * 2 + k, 6 + k * 4 + j]
+
+
+def test_separate_operands_keeps_each_operand_from_the_other_in_the_encoder() -> None:
+    """Changing B changes nothing the encoder computes at A's positions, and answers still decode."""
+    codec, op = make_codec("entry"), get_operation("product")
+    torch.manual_seed(0)
+    model = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, enc_layers=2, grid_bias=True,
+                              separate_operands=True).eval()
+    dims = (2, 3, 2)
+    problems = op.generate(2, dims, torch.Generator().manual_seed(0))
+    other = [problems.operands[0], problems.operands[1] * 2 + 1]
+    encoded = [model.encode(codec.encode_operands(operands), None) for operands in (problems.operands, other)]
+    a_positions = 2 * 3
+    assert torch.allclose(encoded[0][:, :a_positions], encoded[1][:, :a_positions], atol=1e-6)
+    assert not torch.allclose(encoded[0][:, a_positions:], encoded[1][:, a_positions:])
+    plain = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, enc_layers=2, grid_bias=True).eval()
+    plain.load_state_dict(model.state_dict())
+    mixed = [plain.encode(codec.encode_operands(operands), None) for operands in (problems.operands, other)]
+    assert not torch.allclose(mixed[0][:, :a_positions], mixed[1][:, :a_positions])  # the plain encoder mixes
+    with pytest.raises(ValueError, match="needs an entry layout"):
+        Seq2Seq.for_codec(make_codec("P10"), d_model=8, n_heads=2, separate_operands=True)
 
 
 def test_the_index_bias_is_part_of_the_grid_bias() -> None:

@@ -38,6 +38,7 @@ class ModelConfig:
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
     grid_bias: bool = False  # learned attention bias from matching row/column indices (entry layouts only)
     index_bias: bool = False  # with the grid bias: also a learned bias per key row and column index
+    separate_operands: bool = False  # encoder attention within each operand only (entry layouts only)
     src_number_fields: list[int] = field(default_factory=list)  # sign, exponent, mantissa field indices
     tgt_number_fields: list[int] = field(default_factory=list)
     exponent_min: int = 0
@@ -49,7 +50,7 @@ class ModelConfig:
         """The optional parts this architecture has, named for a reader of its card."""
         named = [(self.value_embedding, "value embedding"), (self.value_mantissa, "mantissa feature"),
                  (bool(self.head_hidden), "MLP heads"), (self.grid_bias, "grid attention bias"),
-                 (self.index_bias, "index bias")]
+                 (self.index_bias, "index bias"), (self.separate_operands, "operands encoded apart")]
         return [name for present, name in named if present]
 
 
@@ -340,6 +341,8 @@ def check_architecture(codec: Codec, arch: dict) -> None:
         raise ValueError(f"grid_bias needs an entry layout, not {codec.name}")
     if arch.get("index_bias") and not arch.get("grid_bias"):
         raise ValueError("index_bias is part of the grid bias: set grid_bias too")
+    if arch.get("separate_operands") and not codec.grid:
+        raise ValueError(f"separate_operands needs an entry layout, not {codec.name}")
 
 
 class Seq2Seq(nn.Module):
@@ -423,9 +426,21 @@ class Seq2Seq(nn.Module):
         """Grid codes between two field sequences whose last three fields are (row, column, part)."""
         return grid_codes(q[..., -3:], k[..., -3:], self.cfg.src_fields[-1]) if self.cfg.grid_bias else None
 
+    def _encoder_mask(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor | None:
+        """The encoder's boolean attention mask: the padding's keys hidden and, with ``separate_operands``, the
+        other operand's too, so that no product A[i, k]·B[k, j] can be formed before the decoder pairs them
+        (every position keeps itself, so that a padding row is never empty)."""
+        mask = self._key_mask(src_mask)
+        if not self.cfg.separate_operands:
+            return mask
+        part = src[..., -1]
+        same = (part[:, :, None] == part[:, None, :])[:, None]
+        keep = same if mask is None else same & mask
+        return keep | torch.eye(src.shape[1], dtype=torch.bool, device=src.device)
+
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.embed_source(src)
-        mask = self._key_mask(src_mask)
+        mask = self._encoder_mask(src, src_mask)
         codes = self._codes(src, src)
         for block in self.encoder:
             x = block(x, mask if codes is None else with_key_mask(block.bias(codes), mask))

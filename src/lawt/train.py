@@ -47,6 +47,7 @@ class TrainConfig:
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
     grid_bias: bool = False  # entry layouts: learned attention bias from matching row/column indices
     index_bias: bool = False  # with grid_bias: also a learned bias per key row and column index
+    separate_operands: bool = False  # entry layouts: the encoder attends within each operand only
     batch_size: int = 64
     batch_tokens: int = 0  # if set: one size per batch, as many problems as fit in this many entries
     groups: int = 4
@@ -85,7 +86,8 @@ class TrainConfig:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         op = get_operation(self.operation)
         check_architecture(make_codec(self.encoding), {"value_embedding": self.value_embedding,
-                                                       "grid_bias": self.grid_bias, "index_bias": self.index_bias})
+                                                       "grid_bias": self.grid_bias, "index_bias": self.index_bias,
+                                                       "separate_operands": self.separate_operands})
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
@@ -235,7 +237,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                               dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
                               value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
                               head_hidden=cfg.head_hidden, grid_bias=cfg.grid_bias,
-                              index_bias=cfg.index_bias)
+                              index_bias=cfg.index_bias, separate_operands=cfg.separate_operands)
     if ddp.main and cfg.precision == "bf16" and not bf16_is_fast(device):
         print("note: this machine does not multiply bfloat16 in hardware, so bf16 is emulated: a width-256 model "
               "trained 3.6 times slower than in fp32 on a CPU without AVX512-BF16; --precision auto picks what is "
