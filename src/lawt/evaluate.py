@@ -94,11 +94,17 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     return result
 
 
+def confidence_range(confidence: torch.Tensor) -> torch.Tensor:
+    """The index of the range of ``CONFIDENCE_BINS`` each confidence lies in (lower end included; the last range
+    also holds 1)."""
+    edges = torch.tensor(CONFIDENCE_BINS, dtype=confidence.dtype)
+    return (torch.bucketize(confidence, edges, right=True) - 1).clamp(0, len(CONFIDENCE_BINS) - 2)
+
+
 def calibration_table(confidence: torch.Tensor, marks: torch.Tensor) -> list[dict]:
     """For each range of ``CONFIDENCE_BINS`` (the last one closed) holding any answers: how many, and the share
     of them within each tolerance (``marks``: [problems, tolerances] pass marks)."""
-    edges = torch.tensor(CONFIDENCE_BINS, dtype=confidence.dtype)
-    index = (torch.bucketize(confidence, edges, right=True) - 1).clamp(0, len(CONFIDENCE_BINS) - 2)
+    index = confidence_range(confidence)
     rows = []
     for b in range(len(CONFIDENCE_BINS) - 1):
         inside = index == b

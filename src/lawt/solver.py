@@ -16,7 +16,7 @@ import torch
 
 from lawt.curves import started_operation
 from lawt.encodings import EncodingRangeError
-from lawt.evaluate import CONFIDENCE_BINS
+from lawt.evaluate import CONFIDENCE_BINS, confidence_range
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
 from lawt.ops.base import COEFF
@@ -251,8 +251,9 @@ class Calculator:
 def calibration_for(card: dict, confidence: float) -> dict | None:
     """The card's measurement (its main test set) for answers whose confidence a number lies in the same range
     as ``confidence``: ``{"from", "to", "count", "accuracy": {tolerance: share}}``; None if it has none."""
+    lower = CONFIDENCE_BINS[int(confidence_range(torch.tensor([confidence], dtype=torch.float64))[0])]
     for row in (main_table(card) or {}).get("calibration", []):
-        if row["from"] <= confidence and (confidence < row["to"] or row["to"] == CONFIDENCE_BINS[-1]):
+        if row["from"] == lower:
             return {"from": row["from"], "to": row["to"], "count": row["count"],
                     "accuracy": {tolerance_key(t): row[tolerance_key(t)] for t in TOLERANCES}}
     return None
