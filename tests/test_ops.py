@@ -9,7 +9,7 @@ import torch
 
 from lawt.numbers import round_sig3
 from lawt.ops import OPERATIONS, OperandError, Operation, get_operation
-from lawt.ops.base import Dims, canonical_signs
+from lawt.ops.base import TYPED, Dims, canonical_signs
 from lawt.ops.inverse import MAX_INVERSE, condition_number, is_singular, rank_deficient, singular_integer
 
 SIZES: dict[str, list[Dims]] = {
@@ -23,7 +23,8 @@ SIZES: dict[str, list[Dims]] = {
     "svd": [(1, 1), (2, 3), (4, 2), (3, 3)],
     "inverse": [(1,), (3,), (5,)],
 }
-CASES = [(name, dims, dist) for name, op in OPERATIONS.items() for dims in SIZES[name] for dist in op.distributions]
+CASES = [(name, dims, dist) for name, op in OPERATIONS.items() for dims in SIZES[name]
+         for dist in op.all_distributions()]
 BATCH = 8
 
 
@@ -66,10 +67,11 @@ def test_shapes_grid_and_exact_answer(name: str, dims: Dims, dist: str) -> None:
 @pytest.mark.parametrize(("name", "dims", "dist"), CASES)
 def test_perturbed_answers_fail_at_five_percent(name: str, dims: Dims, dist: str) -> None:
     """Scaling the answer (σ, λ for the decompositions) by 1.1 costs exactly 10 % under every metric;
-    ±20 % noise on the values costs 20 %."""
+    ±20 % noise on the values costs 20 % (an answer of zeros, which typed problems can have, scales to itself)."""
     op, operands, answerable = generated(name, dims, dist, seed=1)
     parts = op.solve(operands)
     values = {"svd": 1, "eigenvectors": 0}.get(name, 0)  # the part holding the answer's values (σ, λ)
+    answerable = answerable & (parts[values].nan_to_num().abs().flatten(1).sum(1) > 0)
     err = op.error(operands, scaled(parts, values, 1.1))[answerable]
     assert bool((err > 0.05).all())
     assert torch.allclose(err, torch.full_like(err, 0.1), rtol=1e-6)
@@ -359,9 +361,9 @@ def test_inverse_near_singular_test_matrices(n: int) -> None:
 def test_evaluations_cover_the_test_distributions() -> None:
     assert OPERATIONS["inverse"].report_distributions("mixed") == ["mixed", "near_singular", "integer",
                                                                    "singular_integer"]
-    assert OPERATIONS["transpose"].report_distributions() == ["uniform"]
+    assert OPERATIONS["transpose"].report_distributions() == ["uniform", "typed"]
     eigen = OPERATIONS["eigenvalues"].report_distributions("positive")
-    assert eigen[0] == "positive" and sorted(eigen) == sorted(OPERATIONS["eigenvalues"].distributions)
+    assert eigen[0] == "positive" and sorted(eigen) == sorted(OPERATIONS["eigenvalues"].all_distributions())
 
 
 def test_is_singular_and_condition_number() -> None:
@@ -436,3 +438,27 @@ def test_invertible_draws_skip_an_exactly_singular_matrix(monkeypatch: pytest.Mo
     a = problems.operands[0]
     assert a.shape == (3, 2, 2) and not bool(is_singular(a).any())
     assert torch.equal(a[0], torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", [name for name, op in OPERATIONS.items() if op.typed_inputs])
+def test_typed_problems_are_whole_numbers_with_zeros_and_keep_symmetry(name: str) -> None:
+    """What people type: integers in [-10, 10], about a quarter zeros, half the problems non-negative; the
+    eigen operations' matrices stay symmetric."""
+    op = OPERATIONS[name]
+    dims = op.parse_label("4x4")
+    operands = op.generate(400, dims, torch.Generator().manual_seed(3), TYPED).operands
+    for x in operands:
+        assert torch.equal(x, x.round()) and float(x.abs().max()) <= 10
+        assert 0.15 < float((x == 0).double().mean()) < 0.35
+        non_negative = (x >= 0).flatten(1).all(1).double().mean()
+        assert 0.4 < float(non_negative) < 0.65
+    if op.symmetric_only:
+        assert torch.equal(operands[0], operands[0].transpose(1, 2))
+
+
+def test_typed_problems_are_seeded_and_not_for_the_inverse() -> None:
+    op = OPERATIONS["product"]
+    a, b = (op.generate(5, (2, 3, 2), torch.Generator().manual_seed(1), TYPED).operands for _ in range(2))
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="unknown distribution 'typed'"):
+        OPERATIONS["inverse"].generate(2, (3,), torch.Generator(), TYPED)

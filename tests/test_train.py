@@ -140,19 +140,20 @@ def test_stop_step_then_resume_reproduces_the_uninterrupted_run(full_run: tuple[
 
 def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run: tuple[dict, Path],
                                                                        tmp_path: Path) -> None:
-    """Stop at step 10 of a 20-step schedule, resume with 30 steps, a curriculum, a stronger weight decay and a
-    focus on one size: the first schedule is recorded as an earlier stage, and a fresh run from the recorded
-    config gives the same losses and weights."""
+    """Stop at step 10 of a 20-step schedule, resume with 30 steps, a curriculum, a stronger weight decay, a
+    focus on one size and typed problems: the first schedule is recorded as an earlier stage, and a fresh run
+    from the recorded config gives the same losses and weights."""
     settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "stop_step": 10}
     run = train(TrainConfig(**settings), show_progress=False)
     changed = {**settings, "stop_step": 0, "steps": 30, "curriculum_steps": 25, "weight_decay": 0.5,
-               "focus_sizes": "2x3", "focus_share": 0.7}
+               "focus_sizes": "2x3", "focus_share": 0.7, "typed_share": 0.3}
     train(TrainConfig(**changed), show_progress=False)
     recorded = json.loads((run / "train_config.json").read_text())
     first = TrainConfig(**settings)
     assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
                                     "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0,
-                                    "weight_decay": first.weight_decay, "focus_sizes": "", "focus_share": 0.0}]
+                                    "weight_decay": first.weight_decay, "focus_sizes": "", "focus_share": 0.0,
+                                    "typed_share": 0.0}]
     assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
     lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
     assert lr[5] == learning_rate(first, 4)
@@ -474,3 +475,30 @@ def test_bf16_on_hardware_without_it_is_named_when_training_starts(full_run: tup
     monkeypatch.setattr(lawt.train, "bf16_is_fast", lambda device: False)
     train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "slow")}), show_progress=False)
     assert "bf16 is emulated" in capsys.readouterr().err
+
+
+def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No typed problems without a share (and no extra random draw); about that share of the groups with one."""
+    op, seen = get_operation("sum"), []
+    original = type(op).generate
+
+    def spy(self: object, batch: int, dims: tuple, gen: torch.Generator, distribution: str = "") -> object:
+        seen.append(distribution)
+        return original(self, batch, dims, gen, distribution)
+
+    monkeypatch.setattr(type(op), "generate", spy)
+    plain, untouched = (BatchSampler(op, make_codec("entry"), [(2, 2)], groups=4, seed=0) for _ in range(2))
+    untouched.typed_share = 0.0
+    assert torch.equal(plain.batch(16).src, untouched.batch(16).src) and seen == [""] * 8
+    seen.clear()
+    plain.typed_share = 0.5
+    for _ in range(50):
+        plain.batch(16)
+    assert set(seen) == {"", "typed"} and 0.35 < seen.count("typed") / len(seen) < 0.65
+
+
+@pytest.mark.parametrize(("operation", "share", "message"), [("inverse", 0.2, "no typed problems"),
+                                                              ("sum", 1.5, "between 0 and 1")])
+def test_a_typed_share_that_cannot_be_trained_is_refused(operation: str, share: float, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(operation=operation, typed_share=share).check()

@@ -78,7 +78,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
     trained_on = loaded.distribution
     if args.distributions == "all":
-        names = [trained_on, *(d for d in op.distributions if d != trained_on)]
+        names = [trained_on, *(d for d in op.all_distributions() if d != trained_on)]
     else:
         names = args.distributions.split(",") if args.distributions else op.report_distributions(trained_on)
     report = evaluate(loaded.model, loaded.codec, op, sizes, total=args.problems, seed=args.seed,

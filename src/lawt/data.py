@@ -6,7 +6,7 @@ import torch
 
 from lawt.encodings import Codec, Encoded, collate
 from lawt.ops import Operation
-from lawt.ops.base import Dims
+from lawt.ops.base import TYPED, Dims
 
 
 def parse_sizes(op: Operation, spec: str) -> list[Dims]:
@@ -43,7 +43,8 @@ class BatchSampler:
     matrix entries (operands plus answer), so small problems come in large batches and nothing is padded.
     With ``curriculum_steps``, the largest dimension allowed grows linearly from the smallest to the
     largest over that many steps. With ``focus_share``, that share of the sizes drawn come from ``focus``
-    (the open ones among them), so sizes a model gets wrong can be trained more often.
+    (the open ones among them), so sizes a model gets wrong can be trained more often. With ``typed_share``,
+    that share of the groups are ``typed`` problems (whole numbers, zeros: what people type).
     """
 
     def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
@@ -55,6 +56,7 @@ class BatchSampler:
         self.largest = torch.tensor([max(d) for d in sizes])
         self.focus: list[int] = []
         self.focus_share = 0.0
+        self.typed_share = 0.0
 
     def set_focus(self, spec: str, share: float) -> None:
         """Draw ``share`` of the sizes from the sizes ``spec`` names (a subset), the rest from all of them."""
@@ -78,12 +80,18 @@ class BatchSampler:
         encoded = []
         for pick, count in zip(picks, counts, strict=True):
             dims = self.sizes[pick]
-            problems = self.op.generate(count, dims, self.gen, self.distribution)
+            problems = self.op.generate(count, dims, self.gen, self.group_distribution())
             parts = self.op.solve(problems.operands)
             if problems.singular is not None:
                 parts = [torch.nan_to_num(p, nan=0.0) for p in parts]
             encoded.append(self.codec.encode(problems.operands, parts, problems.singular))
         return collate(encoded)
+
+    def group_distribution(self) -> str:
+        """The distribution of the next group: ``typed`` for ``typed_share`` of them (no draw without)."""
+        if self.typed_share and torch.rand(1, generator=self.gen).item() < self.typed_share:
+            return TYPED
+        return self.distribution
 
     def pick(self, groups: int, step: int) -> list[int]:
         """Indices of the sizes of the next batch's groups."""

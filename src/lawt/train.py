@@ -26,6 +26,7 @@ from lawt.evaluate import accuracy_table, table_score
 from lawt.hardware import autocast, bf16_is_fast, process_device, resolve_precision
 from lawt.model import Seq2Seq, check_architecture
 from lawt.ops import get_operation
+from lawt.ops.base import TYPED
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
 
 
@@ -63,6 +64,7 @@ class TrainConfig:
     curriculum_steps: int = 0
     focus_sizes: str = ""  # sizes (a subset of ``sizes``) to draw ``focus_share`` of the batches from
     focus_share: float = 0.0
+    typed_share: float = 0.0  # share of the batches with typed entries (whole numbers, zeros; not the inverse)
     eval_every: int = 500
     eval_problems: int = 500
     checkpoint_every: int = 200
@@ -92,11 +94,15 @@ class TrainConfig:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
         op._check_distribution(self.distribution)
+        if not 0.0 <= self.typed_share <= 1.0:
+            raise ValueError(f"typed share must be between 0 and 1, not {self.typed_share}")
+        if self.typed_share and not op.typed_inputs:
+            raise ValueError(f"{op.name} has no typed problems: its own distributions cover integer matrices")
         resolve_precision(self.precision, torch.device("cpu"))
 
 
 SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay", "focus_sizes",
-                   "focus_share")
+                   "focus_share", "typed_share")
 
 
 def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
@@ -315,7 +321,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.param_groups[0]["weight_decay"] = schedule.weight_decay  # the decayed group
-        sampler.curriculum_steps = schedule.curriculum_steps
+        sampler.curriculum_steps, sampler.typed_share = schedule.curriculum_steps, schedule.typed_share
         if (schedule.focus_sizes, schedule.focus_share) != focus:
             focus = schedule.focus_sizes, schedule.focus_share
             sampler.set_focus(*focus)
@@ -359,13 +365,16 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         if counters["step"] % cfg.eval_every == 0 or last:
             if ddp.main:
                 table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)
+                typed_table = (accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, distribution=TYPED,
+                                              seed=cfg.seed + 777) if schedule.typed_share else None)
                 model.train()
                 # the zoo's rule (the verdict counts), so the best checkpoint is the one `lawt ship` would prefer
                 score = table_score(table)
                 log({"step": counters["step"], "examples": counters["examples"],
                      "cpu_seconds": round(counters["cpu_seconds"], 1), "eval": table["overall"],
                      "eval_per_size": {size: row["5%"] for size, row in table["per_size"].items()},
-                     **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {})})
+                     **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {}),
+                     **({"eval_typed": typed_table["overall"]} if typed_table else {})})
                 if score > counters["best_score"]:
                     counters["best_score"] = score
                     save_model(model, card_for(cfg, labels, counters, None, started_from), out / "best")

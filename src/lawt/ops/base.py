@@ -13,6 +13,7 @@ from lawt.numbers import round_sig3
 
 Dims = tuple[int, ...]
 COEFF = 10.0  # coefficients are uniform on [-COEFF, COEFF]
+TYPED = "typed"  # the test set of entries as people type them: whole numbers, many zeros (see :func:`typed`)
 
 
 class OperandError(ValueError):
@@ -37,6 +38,7 @@ class Operation(ABC):
     test_distributions: tuple[str, ...] = ()  # reported by every evaluation beside the training one
     square_only: bool = False
     symmetric_only: bool = False
+    typed_inputs: bool = True  # whether ``typed`` problems can be drawn (from the first distribution's)
 
     # ------------------------------------------------------------------ sizes
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
@@ -75,9 +77,16 @@ class Operation(ABC):
         return (rows,) if self.square_only else (rows, cols)
 
     # ------------------------------------------------------------------ data
-    @abstractmethod
     def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        """``batch`` random problems of one size, rounded to three significant digits."""
+        """``batch`` random problems of one size from ``distribution`` (the first if empty), or ``typed``."""
+        if distribution == TYPED and self.typed_inputs:
+            return Problems(typed(self.draw(batch, dims, gen, self.distributions[0]).operands, gen))
+        return self.draw(batch, dims, gen, self._check_distribution(distribution))
+
+    @abstractmethod
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
+        """``batch`` random problems of one size from one of :attr:`distributions`, rounded to three
+        significant digits."""
 
     @abstractmethod
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -94,10 +103,16 @@ class Operation(ABC):
             if not torch.allclose(a, a.transpose(-1, -2), rtol=1e-6, atol=1e-9):
                 raise OperandError(f"{self.name}: the model expects a symmetric matrix (A equal to its transpose)")
 
+    def all_distributions(self) -> list[str]:
+        """Every distribution problems can be drawn from: the operation's own, then ``typed``."""
+        return [*self.distributions, *([TYPED] if self.typed_inputs else [])]
+
     def report_distributions(self, trained_on: str = "") -> list[str]:
-        """The distributions a model's evaluation covers: the one it was trained on, then the test ones."""
+        """The distributions a model's evaluation covers: the one it was trained on, then the test ones,
+        then ``typed`` (what people type)."""
         trained_on = trained_on or self.distributions[0]
-        return [trained_on, *(d for d in self.test_distributions if d != trained_on)]
+        tests = [*self.test_distributions, *([TYPED] if self.typed_inputs else [])]
+        return [trained_on, *(d for d in tests if d != trained_on)]
 
     def covers(self, distribution: str, dims: Dims) -> bool:
         """Whether ``distribution`` can draw problems of size ``dims`` (every size, unless an operation says)."""
@@ -105,9 +120,9 @@ class Operation(ABC):
 
     def _check_distribution(self, distribution: str) -> str:
         distribution = distribution or self.distributions[0]
-        if distribution not in self.distributions:
+        if distribution not in self.all_distributions():
             raise ValueError(f"{self.name}: unknown distribution {distribution!r}; "
-                             f"choose from {', '.join(self.distributions)}")
+                             f"choose from {', '.join(self.all_distributions())}")
         return distribution
 
 
@@ -118,6 +133,20 @@ def uniform(batch: int, rows: int, cols: int, gen: torch.Generator, scale: float
     """Uniform matrices on [-scale, scale], rounded to three significant digits."""
     x = torch.rand(batch, rows, cols, generator=gen, dtype=torch.float64).mul_(2 * scale).sub_(scale)
     return round_sig3(x)
+
+
+def typed(operands: list[torch.Tensor], gen: torch.Generator) -> list[torch.Tensor]:
+    """Operands as people type them, made from uniform ones entry by entry (a symmetric matrix stays
+    symmetric): whole numbers; entries below a cut-off drawn per problem from [0, COEFF / 2) become zero (up
+    to half of them); in half of the problems every entry is non-negative first."""
+    batch = operands[0].shape[0]
+    cut = torch.rand(batch, 1, 1, generator=gen, dtype=torch.float64) * (COEFF / 2)
+    non_negative = torch.rand(batch, 1, 1, generator=gen) < 0.5
+    out = []
+    for x in operands:
+        x = torch.where(non_negative, x.abs(), x)
+        out.append(torch.where(x.abs() < cut, 0.0, x.round()))
+    return out
 
 
 def relative_l1(predicted: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
@@ -176,8 +205,8 @@ class SymmetricOperation(Operation):
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[0])]
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        return Problems([symmetric(batch, dims[0], gen, self._check_distribution(distribution))])
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
+        return Problems([symmetric(batch, dims[0], gen, distribution)])
 
 
 def canonical_signs(vectors: torch.Tensor) -> torch.Tensor:

@@ -136,6 +136,7 @@ class Inverse(Operation):
     distributions = ("mixed", "uniform", "grid", "integer", "singular", "singular_integer", "near_singular")
     test_distributions = ("near_singular", "integer", "singular_integer")
     square_only = True
+    typed_inputs = False  # typed matrices may be singular: its own integer and singular sets stand in
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[0])]
@@ -161,8 +162,7 @@ class Inverse(Operation):
             count += int(good.sum())
         return torch.cat(kept)[:batch]
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        distribution = self._check_distribution(distribution)
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         n = dims[0]
         if distribution == "uniform":
             return Problems([self._invertible(batch, n, gen)], torch.zeros(batch, dtype=torch.bool))

@@ -39,8 +39,7 @@ class Product(Operation):
             raise OperandError(f"product needs as many columns in A as rows in B, got {m}x{k} and {k2}x{n}")
         return (m, k, n)
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        self._check_distribution(distribution)
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         m, k, n = dims
         return Problems([uniform(batch, m, k, gen), uniform(batch, k, n, gen)])
 

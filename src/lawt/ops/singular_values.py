@@ -18,8 +18,7 @@ class SingularValues(Operation):
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(min(dims), 1)]
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        self._check_distribution(distribution)
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         return Problems([uniform(batch, dims[0], dims[1], gen)])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:

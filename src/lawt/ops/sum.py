@@ -26,8 +26,7 @@ class Sum(Operation):
                                f"and {shapes[1][0]}x{shapes[1][1]}")
         return dims
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        self._check_distribution(distribution)
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         return Problems([uniform(batch, dims[0], dims[1], gen), uniform(batch, dims[0], dims[1], gen)])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:

@@ -20,8 +20,7 @@ class SVD(Operation):
         k = min(m, n)
         return [(m, k), (k, 1), (n, k)]
 
-    def generate(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str = "") -> Problems:
-        self._check_distribution(distribution)
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         return Problems([uniform(batch, dims[0], dims[1], gen)])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
