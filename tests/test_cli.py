@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import exact_prediction
 
 import lawt.bench
@@ -177,7 +178,7 @@ def test_eval_other_sizes_and_distributions(tmp_path: Path, ship_model: Callable
                       "--out", str(out_file)], capsys)
     assert code == 0
     report = json.loads(out_file.read_text())
-    assert list(report["distributions"]) == list(OPERATIONS["eigenvalues"].distributions)
+    assert list(report["distributions"]) == OPERATIONS["eigenvalues"].all_distributions()
     assert set(report["distributions"]["laplace"]["per_size"]) == {"2x2", "3x3"}  # largest dimension 2 to 3
 
 
@@ -230,6 +231,40 @@ def test_compare_two_models_on_the_same_problems(tmp_path: Path, ship_model: Cal
     assert "+0.0200" in out  # 2 of the 100 transpose sizes, from 0 to 1
     code, _, _ = run(["compare", str(tmp_path / "p1000"), str(tmp_path / "entry"), "--problems", "40"], capsys)
     assert code == 1
+
+
+def test_a_candidate_better_on_typed_problems_only_ships(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same weights, but the candidate answers whole-number operands exactly: a tie on the main test set and
+    a gain on the typed one ships; the card's history records both paired gains."""
+    candidate, dest = tmp_path / "candidate", tmp_path / "zoo" / "transpose"
+    ship_model(candidate, "transpose", "entry", ["2x2"])
+    code, _, _ = run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--force",
+                      "--untrained-problems", "0"], capsys)
+    assert code == 0
+    real_load, real_predict, candidates = lawt.ship.load_model, lawt.evaluate.predict, []
+
+    def load(path: Path) -> object:
+        loaded = real_load(path)
+        if Path(path).resolve() == candidate.resolve():
+            candidates.append(loaded.model)
+        return loaded
+
+    def predict(model: Seq2Seq, codec: object, op: object, operands: list[torch.Tensor], dims: tuple,
+                beam: int = 1) -> object:
+        whole = all(torch.equal(x, x.round()) for x in operands)
+        if whole and any(model is m for m in candidates):
+            return exact_prediction(op, operands)
+        return real_predict(model, codec, op, operands, dims)
+
+    monkeypatch.setattr(lawt.ship, "load_model", load)
+    monkeypatch.setattr(lawt.evaluate, "predict", predict)
+    code, out, _ = run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--untrained-problems", "0"],
+                       capsys)
+    assert code == 0 and "on the same uniform problems: +0.0000" in out and "on the same typed problems: +0." in out
+    last = read_card(dest)["history"][-1]
+    assert last["shipped"] and last["gain"] == 0 and last["typed_gain"] > 0
 
 
 def test_ship_refuses_weights_over_the_size_limit(tmp_path: Path, ship_model: Callable[..., Seq2Seq],

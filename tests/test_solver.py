@@ -257,6 +257,32 @@ def test_an_answer_says_how_often_answers_as_confident_were_right(tmp_path: Path
                                        1.0)["to"] == 1.0  # the last range holds 1
     assert calc.solve("transpose", [[[1, 2], [3, 4]]], beam=2).calibration is None  # measured greedy only
     assert calc.solve("transpose", [[[1, 2, 3]] * 3]).calibration is None  # an untrained size: not measured there
+    assert c["test_set"] == "uniform"  # whole numbers, but the card has no typed measurement
+
+
+def test_whole_number_operands_are_quoted_the_typed_measurement(tmp_path: Path,
+                                                                 ship_model: Callable[..., Seq2Seq]) -> None:
+    """What people type (whole numbers, zeros) is not what a model's main test set holds: an answer to such
+    operands quotes the card's typed test set, and the card shows the typed accuracy at the size."""
+    ship_model(tmp_path / "transpose", "transpose", "entry", ["2x2"])
+    ranges = [{"from": a, "to": b, "count": 10, **dict.fromkeys(KEYS, 0.9)}
+              for a, b in itertools.pairwise(CONFIDENCE_BINS)]
+    typed_ranges = [{**row, "count": 7, **dict.fromkeys(KEYS, 0.2)} for row in ranges]
+    main, low = dict.fromkeys(KEYS, 0.9), dict.fromkeys(KEYS, 0.2)
+    table = {"count": 10, "overall": main, "per_size": {"2x2": {"count": 10, **main}}}
+    typed = {**table, "overall": low, "per_size": {"2x2": {"count": 7, **low}}}
+    config = tmp_path / "transpose" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "evaluation": {
+        "operation": "transpose", "encoding": "entry", "tolerances": KEYS, "distributions": {
+            "uniform": {**table, "calibration": ranges}, "typed": {**typed, "calibration": typed_ranges}}}}))
+    calc = Calculator(root=tmp_path)
+    whole = calc.solve("transpose", [[[1, 0], [-3, 4]]])
+    assert whole.calibration["test_set"] == "typed" and whole.calibration["count"] == 7
+    assert whole.calibration["accuracy"]["5%"] == 0.2
+    decimal = calc.solve("transpose", [[[1.5, 0], [-3, 4]]])
+    assert decimal.calibration["test_set"] == "uniform" and decimal.calibration["accuracy"]["5%"] == 0.9
+    assert whole.model["typed_accuracy_this_size"]["5%"] == 0.2
+    assert calc.solve("transpose", [[[1, 2, 3]] * 3]).model["typed_accuracy_this_size"] is None  # untrained size
 
 
 def test_warm_up_runs_every_loaded_model(calc: Calculator, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,7 +111,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"error: {args.candidate} is a {candidate.op.name} model and {args.shipped} a {shipped.op.name} "
               "model; compare two models of one operation", file=sys.stderr)
         return 2
-    distribution = candidate.distribution
+    distribution = args.distribution or candidate.distribution
+    try:
+        candidate.op.check_distribution(distribution)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     scores: dict[str, torch.Tensor] = {}
     accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
                    scores=scores)
@@ -297,7 +302,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
               f"decode {answer.decode_ms:.1f} ms, exact {answer.exact_ms:.2f} ms")
     if answer.calibration:
         c = answer.calibration
-        print(f"of the model's {c['count']:,} test answers with a confidence a number in [{c['from']:g}, {c['to']:g}), "
+        print(f"of the model's {c['count']:,} {c['test_set']} test answers with a confidence a number in "
+              f"[{c['from']:g}, {c['to']:g}), "
               f"{100 * c['accuracy']['5%']:.1f}% were right within 5% ({100 * c['accuracy']['1%']:.1f}% within 1%)")
     return 0
 
@@ -341,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("candidate", type=Path, help="model folder (model.safetensors + config.json)")
     p.add_argument("shipped", type=Path, help="the model folder to compare with, e.g. src/lawt/zoo/<operation>")
     p.add_argument("--problems", type=int, default=10_000, help="test problems, split evenly over the first's sizes")
+    p.add_argument("--distribution", default="", help="test set (default: the first's training one), e.g. typed")
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("models", help="list the shipped models and their measured accuracy")

@@ -133,15 +133,15 @@ def table_score(table: dict, sizes: int | None = None) -> float:
 
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
              seed: int = EVAL_SEED, distributions: list[str] | None = None,
-             scores: dict[str, torch.Tensor] | None = None) -> dict:
+             scores: dict[str, dict[str, torch.Tensor]] | None = None) -> dict:
     """The full report: the training distribution first, then every other test distribution asked for that
-    covers any of the sizes. ``scores`` receives the first distribution's per-problem scores
+    covers any of the sizes. ``scores`` receives each distribution's per-problem scores, keyed by its name
     (:func:`accuracy_table`)."""
     names = [d for d in distributions or [op.distributions[0]] if any(op.covers(d, dims) for dims in sizes)]
     return {"operation": op.name, "encoding": codec.name, "tolerances": [tolerance_key(t) for t in TOLERANCES],
             "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed,
-                                                scores=scores if i == 0 else None)
-                              for i, d in enumerate(names)}}
+                                                scores=None if scores is None else scores.setdefault(d, {}))
+                              for d in names}}
 
 
 def plot_report(report: dict, path: Path) -> None:

@@ -13,6 +13,7 @@ import torch
 from lawt.curves import continued, curve_as_json, read_curve
 from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, table_score, untrained_squares, write_report
 from lawt.ops import Operation
+from lawt.ops.base import TYPED
 from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
 if TYPE_CHECKING:
@@ -34,6 +35,16 @@ class Comparison:
     @property
     def better(self) -> bool:
         return self.gain > MARGIN * self.standard_error
+
+    @property
+    def worse(self) -> bool:
+        return self.gain < -MARGIN * self.standard_error
+
+
+def ships(comparisons: dict[str, Comparison]) -> bool:
+    """The zoo's rule: better than the shipped model beyond the noise on one test set (the main one or
+    ``typed``), worse beyond the noise on none."""
+    return any(c.better for c in comparisons.values()) and not any(c.worse for c in comparisons.values())
 
 
 def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor], sizes: int) -> Comparison:
@@ -73,7 +84,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
               f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
         return False
     trained_on = loaded.distribution
-    scores: dict[str, torch.Tensor] = {}
+    scores: dict[str, dict[str, torch.Tensor]] = {}
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
                       distributions=op.report_distributions(trained_on), scores=scores)
     if candidate.resolve() == destination.resolve():
@@ -90,21 +101,27 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
             previous_score = coverage_score(op, previous["evaluation"])
     except ModelLoadError:
         pass
-    comparison = _against_shipped(destination, loaded.sizes, problems, trained_on, scores)
-    better = force or (comparison.better if comparison else score > previous_score)
+    compared = {d: scores[d] for d in (trained_on, TYPED) if d in scores}
+    comparisons = _against_shipped(destination, loaded.sizes, problems, compared)
+    better = force or (ships(comparisons) if comparisons else score > previous_score)
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
     verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
+    comparison, typed = comparisons.get(trained_on), comparisons.get(TYPED)
     paired = ({"gain": round(comparison.gain, 4), "standard_error": round(comparison.standard_error, 4)}
               if comparison else {})
+    if typed:
+        paired |= {"typed_gain": round(typed.gain, 4), "typed_standard_error": round(typed.standard_error, 4)}
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
                     "score": round(score, 4), **paired, "shipped": better})
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
-    if comparison:
-        print(f"on the same problems: {comparison.gain:+.4f} ± {comparison.standard_error:.4f} (standard error); "
-              f"shipping needs more than {MARGIN:g} standard errors")
+    for name, c in comparisons.items():
+        print(f"on the same {name} problems: {c.gain:+.4f} ± {c.standard_error:.4f} (standard error)")
+    if comparisons:
+        print(f"shipping needs a gain of more than {MARGIN:g} standard errors on one test set and a loss of more "
+              "on none")
     if not better:
         if destination.exists():  # keep the measurement of the rejected candidate in the curve
             card = read_card(destination)
@@ -127,14 +144,15 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     return True
 
 
-def _against_shipped(destination: Path, sizes: list[Dims], problems: int, distribution: str,
-                     scores: dict[str, torch.Tensor]) -> Comparison | None:
-    """:func:`measure_against` the model shipped at ``destination``; ``None`` when none loads there."""
+def _against_shipped(destination: Path, sizes: list[Dims], problems: int,
+                     scores: dict[str, dict[str, torch.Tensor]]) -> dict[str, Comparison]:
+    """:func:`measure_against` the model shipped at ``destination`` on each test set of ``scores`` (keyed by
+    distribution); empty when none loads there."""
     try:
         shipped = load_model(destination)
     except ModelLoadError:
-        return None
-    return measure_against(shipped, sizes, problems, distribution, scores)
+        return {}
+    return {d: measure_against(shipped, sizes, problems, d, ours) for d, ours in scores.items()}
 
 
 def measure_against(shipped: LoadedModel, sizes: list[Dims], problems: int, distribution: str,

@@ -19,10 +19,10 @@ from lawt.encodings import EncodingRangeError
 from lawt.evaluate import CONFIDENCE_BINS, confidence_range
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
-from lawt.ops.base import COEFF
+from lawt.ops.base import COEFF, TYPED
 from lawt.ops.inverse import condition_number, is_singular
 from lawt.predict import TOLERANCES, confidence_per_number, errors, predict, tolerance_key
-from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover, main_table
+from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
 
 # Provenance labels
 TRANSFORMER = "transformer"
@@ -109,6 +109,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
     trained = size is not None and size in card["sizes"]
     measured_on = main if trained else card.get("untrained_evaluation")
     this_size = measured_on["per_size"].get(size) if measured_on and size else None
+    typed_this_size = tables[TYPED]["per_size"].get(size) if TYPED in tables and trained else None
     others = list(tables.items())[1:]
     return {
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
@@ -120,6 +121,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "distribution": card.get("distribution"),
         "accuracy": main["overall"] if main else None,
         "accuracy_this_size": this_size,
+        "typed_accuracy_this_size": typed_this_size,
         "size_trained": None if size is None else trained,
         "evaluated_on": main["count"] if main else 0,
         "verdict_accuracy": (main.get("invertibility") or {}).get("accuracy") if main else None,
@@ -245,16 +247,25 @@ class Calculator:
                                         f"entries in [-{limit:g}, {limit:g}]")
         answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
         if answer.provenance == TRANSFORMER and beam == 1:
-            answer.calibration = calibration_for(loaded.card, answer.confidence_per_number)
+            answer.calibration = calibration_for(loaded.card, answer.confidence_per_number,
+                                                 TYPED if typed_entries(tensors) else None)
 
 
-def calibration_for(card: dict, confidence: float) -> dict | None:
-    """The card's measurement (its main test set) for answers whose confidence a number lies in the same range
-    as ``confidence``: ``{"from", "to", "count", "accuracy": {tolerance: share}}``; None if it has none."""
+def typed_entries(tensors: list[torch.Tensor]) -> bool:
+    """Whether every entry is a whole number, as in the ``typed`` test set (and in what people type)."""
+    return all(bool((t == t.round()).all()) for t in tensors)
+
+
+def calibration_for(card: dict, confidence: float, test_set: str | None = None) -> dict | None:
+    """The card's measurement for answers whose confidence a number lies in the same range as ``confidence``,
+    on ``test_set`` if the card has it, else on its main test set: ``{"from", "to", "count", "test_set",
+    "accuracy": {tolerance: share}}``; None if it has none."""
+    tables = (card.get("evaluation") or {}).get("distributions", {})
+    name = test_set if test_set in tables else next(iter(tables), None)
     lower = CONFIDENCE_BINS[int(confidence_range(torch.tensor([confidence], dtype=torch.float64))[0])]
-    for row in (main_table(card) or {}).get("calibration", []):
+    for row in (tables.get(name) or {}).get("calibration", []):
         if row["from"] == lower:
-            return {"from": row["from"], "to": row["to"], "count": row["count"],
+            return {"from": row["from"], "to": row["to"], "count": row["count"], "test_set": name,
                     "accuracy": {tolerance_key(t): row[tolerance_key(t)] for t in TOLERANCES}}
     return None
 

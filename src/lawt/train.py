@@ -93,7 +93,7 @@ class TrainConfig:
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
-        op._check_distribution(self.distribution)
+        op.check_distribution(self.distribution)
         if not 0.0 <= self.typed_share <= 1.0:
             raise ValueError(f"typed share must be between 0 and 1, not {self.typed_share}")
         if self.typed_share and not op.typed_inputs:

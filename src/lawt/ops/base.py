@@ -81,7 +81,7 @@ class Operation(ABC):
         """``batch`` random problems of one size from ``distribution`` (the first if empty), or ``typed``."""
         if distribution == TYPED and self.typed_inputs:
             return Problems(typed(self.draw(batch, dims, gen, self.distributions[0]).operands, gen))
-        return self.draw(batch, dims, gen, self._check_distribution(distribution))
+        return self.draw(batch, dims, gen, self.check_distribution(distribution))
 
     @abstractmethod
     def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
@@ -118,7 +118,7 @@ class Operation(ABC):
         """Whether ``distribution`` can draw problems of size ``dims`` (every size, unless an operation says)."""
         return True
 
-    def _check_distribution(self, distribution: str) -> str:
+    def check_distribution(self, distribution: str) -> str:
         distribution = distribution or self.distributions[0]
         if distribution not in self.all_distributions():
             raise ValueError(f"{self.name}: unknown distribution {distribution!r}; "

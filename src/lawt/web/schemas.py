@@ -89,6 +89,7 @@ class ModelCard(BaseModel):
     distribution: str | None
     accuracy: dict[str, float | None] | None
     accuracy_this_size: dict[str, float | None] | None  # at the asked size: measured on untrained sizes too
+    typed_accuracy_this_size: dict[str, float | None] | None = None  # the same on typed problems (whole numbers)
     size_trained: bool | None = None  # whether the model was trained on the asked size (None: no size asked)
     evaluated_on: int
     verdict_accuracy: float | None = None  # inverse: share of right "invertible?" answers
@@ -102,7 +103,9 @@ class Calibration(BaseModel):
 
     from_: float = Field(alias="from", description="the range's lower end (included)")
     to: float = Field(description="its upper end (excluded, but for 1)")
-    count: int = Field(description="test answers in the range (greedy decoding, the model's main test set)")
+    count: int = Field(description="test answers in the range (greedy decoding)")
+    test_set: str = Field(description="the test set measured: 'typed' for operands of whole numbers, when the "
+                                      "card has it, else the model's main one")
     accuracy: dict[str, float] = Field(description="share of them within each tolerance, keyed '5%', '2%', …")
 
 

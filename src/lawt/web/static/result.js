@@ -170,7 +170,7 @@ function calibrationNote(calibration) {
   const range = `${fmt(100 * calibration.from)}% and ${fmt(100 * calibration.to)}%`;
   const right = (tolerance) => `${fmt(100 * calibration.accuracy[tolerance])}%`;
   return element("p", "note calibration",
-    `Of the ${calibration.count.toLocaleString("en")} test answers of this model with a confidence a number between ` +
+    `Of the ${calibration.count.toLocaleString("en")} ${calibration.test_set.replaceAll("_", "-")} test answers of this model with a confidence a number between ` +
     `${range}, ${right("5%")} were right within 5% (${right("1%")} within 1%).`);
 }
 
@@ -232,6 +232,7 @@ function renderCard(answer) {
     ...(card.started_from ? [["Started from", startedFrom(card)]] : []),
     ["Trained sizes", card.sizes.length > 6 ? `${card.sizes[0]} … ${card.sizes.at(-1)} (${card.sizes.length} sizes)` : card.sizes.join(", ")],
     [`Accuracy at ${answer.size}${card.size_trained === false ? " (not a trained size)" : ""}`, percent(card.accuracy_this_size)],
+    ...(card.typed_accuracy_this_size ? [[`Accuracy at ${answer.size} on typed test (whole numbers, zeros)`, percent(card.typed_accuracy_this_size)]] : []),
     ["Accuracy overall", percent(card.accuracy)],
   ];
   if (card.verdict_accuracy !== null && card.verdict_accuracy !== undefined) {
