@@ -267,6 +267,26 @@ def test_a_candidate_better_on_typed_problems_only_ships(tmp_path: Path, ship_mo
     assert last["shipped"] and last["gain"] == 0 and last["typed_gain"] > 0
 
 
+def test_ship_only_measures_named_test_sets_of_the_shipped_model_again(tmp_path: Path,
+                                                                      ship_model: Callable[..., Seq2Seq],
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    candidate, dest = tmp_path / "candidate", tmp_path / "zoo" / "transpose"
+    ship_model(candidate, "transpose", "entry", ["2x2"])
+    run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--force", "--untrained-problems", "0"],
+        capsys)
+    before = read_card(dest)["evaluation"]["distributions"]
+    code, out, _ = run(["ship", str(dest), "--to", str(dest), "--problems", "12", "--only", "typed"], capsys)
+    assert code == 0 and "measured again on 12 problems of typed" in out
+    after = read_card(dest)["evaluation"]["distributions"]
+    assert list(after) == ["uniform", "typed"] and after["uniform"] == before["uniform"]
+    assert after["typed"]["count"] == 12 and after["typed"]["distribution"] == "typed"
+    code, _, err = run(["ship", str(dest), "--to", str(dest), "--only", "cauchy"], capsys)
+    assert code == 2 and "unknown distribution 'cauchy'" in err
+    code, _, err = run(["ship", str(candidate), "--to", str(dest), "--only", "typed"], capsys)
+    assert code == 2 and "measures the shipped model again" in err
+    assert read_card(dest)["evaluation"]["distributions"] == after
+
+
 def test_ship_refuses_weights_over_the_size_limit(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
                                                   capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:

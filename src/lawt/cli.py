@@ -97,8 +97,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_ship(args: argparse.Namespace) -> int:
     from lawt.ship import ship
 
-    return 0 if ship(args.model, args.to, problems=args.problems, force=args.force,
-                     untrained_problems=args.untrained_problems) else 1
+    only = [name.strip() for name in args.only.split(",") if name.strip()]
+    try:
+        return 0 if ship(args.model, args.to, problems=args.problems, force=args.force,
+                         untrained_problems=args.untrained_problems, only=only) else 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -340,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--untrained-problems", type=int, default=200,
                    help="problems per square size the model was not trained on, measured for its card (0: none)")
     p.add_argument("--force", action="store_true", help="ship even if not better")
+    p.add_argument("--only", default="", metavar="TEST_SETS",
+                   help="measuring the shipped model again: only these comma-separated test sets (e.g. typed), "
+                        "the card's other measurements kept")
     p.set_defaults(func=cmd_ship)
 
     p = sub.add_parser("compare", help="measure two models of one operation on the same problems: is the first "

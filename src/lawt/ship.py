@@ -69,15 +69,27 @@ def coverage_score(op: Operation, report: dict) -> float:
 
 
 def ship(candidate: Path, destination: Path | None = None, problems: int = 10_000, force: bool = False,
-         untrained_problems: int = UNTRAINED_PROBLEMS) -> bool:
+         untrained_problems: int = UNTRAINED_PROBLEMS, only: list[str] | None = None) -> bool:
     """Evaluate ``candidate`` and copy it to ``destination`` if it beats the model there. Returns shipped?
 
     A candidate that is the shipped model itself is measured again: its card gets the new evaluation (for
-    instance figures a newer ``lawt eval`` records) and keeps its weights and history.
+    instance figures a newer ``lawt eval`` records) and keeps its weights and history; with ``only``, just
+    those test sets are measured, and the card's other measurements are kept.
     """
     loaded = load_model(candidate)
     op = loaded.op
     destination = destination or ZOO_DIR / op.name
+    if only:
+        if candidate.resolve() != destination.resolve():
+            raise ValueError("only measures the shipped model again: a candidate is measured on every test set")
+        for name in only:
+            op.check_distribution(name)
+        add = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems, distributions=only)
+        report = loaded.card["evaluation"]
+        report = {**report, "distributions": {**report["distributions"], **add["distributions"]}}
+        _write_card({**loaded.card, "evaluation": report}, report, destination)
+        print(f"{op.name}: the shipped model measured again on {problems} problems of {', '.join(only)}, card updated")
+        return True
     size = (candidate / WEIGHTS).stat().st_size
     if size > MAX_WEIGHTS_BYTES and candidate.resolve() != destination.resolve():
         print(f"not shipped: {candidate / WEIGHTS} is {size / 1e6:.1f} MB, over the zoo's limit of "
