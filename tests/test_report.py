@@ -63,8 +63,11 @@ def test_ship_then_report(tmp_path: Path) -> None:
     assert "| sum | – |" in text  # operations without a model are listed as such
     assert "| 10 | 640 | 0.010 | 50.0 |" in text  # the learning curve of the shipped model's run
     candidates = [line for line in text.splitlines() if line.startswith("| 0.01 | 640 |")]  # the ship history
-    assert [c.endswith("| – | yes |") for c in candidates] == [True, False]
-    assert candidates[1].endswith("| +0.0000 ± 0.0000 | no |")
+    assert [c.endswith("| – | – | yes |") for c in candidates] == [True, False]
+    assert candidates[1].endswith("| +0.0000 ± 0.0000 | +0.0000 ± 0.0000 | no |")  # main and typed test sets
+    top = next(line for line in text.splitlines() if line.startswith("| transpose | entry |"))
+    typed = read_card(zoo / "transpose")["evaluation"]["distributions"]["typed"]["overall"]["5%"]
+    assert top.endswith(f"| {100 * typed:.1f} |")  # the typed column
     assert "**Sizes it was not trained on** (uniform;" in text and "| 10x10 | 3 |" in text
     assert (tmp_path / "models.png").stat().st_size > 0
     write_reproduce_md(zoo, tmp_path / "REPRODUCE.md")
