@@ -37,10 +37,11 @@ def build_tiny_zoo(root: Path) -> Path:
             "training": {"examples": 0, "cpu_seconds": 3600,  # half of it another operation's model's
                          "started_from": {"cpu_seconds": 1800, "recipe": {"operation": "singular_values"}}},
             "evaluation": {"operation": "transpose", "encoding": "entry", "tolerances": list(QUARTER),
-                           "distributions": {"uniform": {"count": 400, "distribution": "uniform", "overall": QUARTER,
+                           "distributions": {name: {"count": 400, "distribution": name, "overall": QUARTER,
                             "per_size": {size: {"count": 100, **QUARTER} for size in TINY_SIZES},
                             "calibration": [{"from": a, "to": b, "count": 40 + i, **QUARTER}  # every range measured
-                                            for i, (a, b) in enumerate(itertools.pairwise(CONFIDENCE_BINS))]}}}}
+                                            for i, (a, b) in enumerate(itertools.pairwise(CONFIDENCE_BINS))]}
+                                             for name in ("uniform", "typed")}}}
     save_model(model, card, root / "transpose")
     return root
 

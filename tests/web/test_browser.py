@@ -120,6 +120,18 @@ def test_an_untrained_size_is_named_in_the_provenance_and_the_card(page, shared_
     assert len(tops) == 3 and max(tops) - min(tops) < 1  # a one-column error map's caption does not push it down
 
 
+def test_whole_numbers_are_quoted_the_typed_test_set(page, shared_server) -> None:
+    page.goto(shared_server.url + "/#op=transpose&m=1,0;3,4")
+    page.locator("#result").wait_for(state="visible")
+    assert "25% were right" in page.locator("#verdicts .calibration").inner_text()
+    assert " typed test answers of this model" in page.locator("#verdicts .calibration").inner_text()
+    assert "accuracy at 2x2 on typed test (whole numbers, zeros)" in page.locator("#card-list").inner_text().lower()
+    page.goto(shared_server.url + "/#op=transpose&m=1.5,0;3,4")
+    page.reload()
+    page.locator("#result").wait_for(state="visible")
+    assert " uniform test answers of this model" in page.locator("#verdicts .calibration").inner_text()
+
+
 def test_keyboard_only(page, shared_server) -> None:
     page.goto(shared_server.url + "/")
     page.wait_for_selector("#operation option[value='transpose']", state="attached")
