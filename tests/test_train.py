@@ -502,3 +502,18 @@ def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.M
 def test_a_typed_share_that_cannot_be_trained_is_refused(operation: str, share: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(operation=operation, typed_share=share).check()
+
+
+def test_trainable_trains_only_the_named_parameters(full_run: tuple[dict, Path], tmp_path: Path) -> None:
+    """Started from a model, a run with ``trainable`` moves the named parameters and leaves the rest as they were."""
+    start = full_run[1] / "last"
+    settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "init_from": str(start), "steps": 5,
+                "trainable": "src_embed, heads"}
+    run = train(TrainConfig(**settings), show_progress=False)
+    before, after = load_model(start).model.state_dict(), load_model(run / "last").model.state_dict()
+    moved = {name for name in before if not torch.equal(before[name], after[name])}
+    assert moved and all(name.startswith(("src_embed", "heads")) for name in moved)
+    assert any(name.startswith("heads") for name in moved) and any(name.startswith("src_embed") for name in moved)
+    with pytest.raises(ValueError, match="no parameter starts with encoders"):
+        train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "bad"), "trainable": "encoders"}),
+              show_progress=False)

@@ -72,6 +72,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "auto"  # auto (bf16 for width >= 256 on bf16 hardware, else fp32), fp32 or bf16
     init_from: str = ""  # a shipped model folder to start from (weights only)
+    trainable: str = ""  # comma-separated parameter-name prefixes to train, e.g. "src_embed,heads"; empty: all
     out_dir: str = "runs/default"
     # Schedules a resumed run trained under before its settings changed: [{"until_step": N, <schedule>}].
     earlier: list[dict] = field(default_factory=list)
@@ -229,6 +230,20 @@ def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: 
     }
 
 
+def freeze_all_but(model: torch.nn.Module, trainable: str) -> None:
+    """Train only the parameters whose names start with one of the comma-separated ``trainable`` prefixes
+    (all of them if empty); a ValueError for a prefix that names none."""
+    prefixes = tuple(p.strip() for p in trainable.split(",") if p.strip())
+    if not prefixes:
+        return
+    names = [name for name, _ in model.named_parameters()]
+    unknown = [p for p in prefixes if not any(name.startswith(p) for name in names)]
+    if unknown:
+        raise ValueError(f"trainable: no parameter starts with {', '.join(unknown)}")
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(name.startswith(prefixes))
+
+
 def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     """Train (or resume) a run; returns the run folder."""
     ddp = Distributed()
@@ -259,8 +274,9 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         record = out / STARTED_FROM
         started_from = json.loads(record.read_text()) if record.exists() else start_record(Path(cfg.init_from))
     model.to(device)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    freeze_all_but(model, cfg.trainable)
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
+    no_decay = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98),
                                   fused=True)  # one pass over each tensor instead of six
