@@ -208,6 +208,7 @@ def test_ship_to_a_destination(tmp_path: Path, ship_model: Callable[..., Seq2Seq
                        capsys)
     assert code == 0
     assert [h["shipped"] for h in read_card(dest)["history"]] == [True, False, True]
+    assert [h.get("forced", False) for h in read_card(dest)["history"]] == [False, False, True]  # against the rule
 
 
 def test_compare_two_models_on_the_same_problems(tmp_path: Path, ship_model: Callable[..., Seq2Seq],

@@ -79,8 +79,13 @@ def _history_lines(history: list[dict]) -> list[str]:
         typed = f"{h['typed_gain']:+.4f} ± {h['typed_standard_error']:.4f}" if "typed_gain" in h else "–"
         lines.append(f"| {hours} | {examples} | " + " | ".join(_percent(h["overall"].get(t)) for t in TOLERANCES)
                      + (f" | {_percent(h.get('invertible?'))}" if verdict else "")
-                     + f" | {h['score']:.4f} | {gain} | {typed} | {'yes' if h['shipped'] else 'no'} |")
+                     + f" | {h['score']:.4f} | {gain} | {typed} | {_shipped(h)} |")
     return [*lines, ""]
+
+
+def _shipped(entry: dict) -> str:
+    """Whether a candidate shipped, and whether by the rule or forced (``lawt ship --force``) against it."""
+    return ("yes, forced" if entry.get("forced") else "yes") if entry["shipped"] else "no"
 
 
 def _other_start(training: dict) -> list[str]:

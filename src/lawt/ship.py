@@ -115,7 +115,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         pass
     compared = {d: scores[d] for d in (trained_on, TYPED) if d in scores}
     comparisons = _against_shipped(destination, loaded.sizes, problems, compared)
-    better = force or (ships(comparisons) if comparisons else score > previous_score)
+    earned = ships(comparisons) if comparisons else score > previous_score
+    better = force or earned
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
     verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
@@ -126,7 +127,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         paired |= {"typed_gain": round(typed.gain, 4), "typed_standard_error": round(typed.standard_error, 4)}
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
-                    "score": round(score, 4), **paired, "shipped": better})
+                    "score": round(score, 4), **paired, "shipped": better,
+                    **({"forced": True} if better and not earned else {})})
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
     for name, c in comparisons.items():
