@@ -346,6 +346,8 @@ def test_train_refuses_unknown_settings(tmp_path: Path, capsys: pytest.CaptureFi
     ("--sizes", "11x11", "invalid sizes"),
     ("--distribution", "cauchy", "unknown distribution 'cauchy'"),
     ("--precision", "fp16", "precision must be one of auto, fp32, bf16"),
+    ("--trainable", "bogus", "trainable: no parameter starts with bogus"),
+    ("--typed-share", "2", "typed share must be between 0 and 1"),
 ])
 def test_train_refuses_bad_settings_before_any_work(flag: str, value: str, message: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,6 +100,16 @@ class TrainConfig:
         if self.typed_share and not op.typed_inputs:
             raise ValueError(f"{op.name} has no typed problems: its own distributions cover integer matrices")
         resolve_precision(self.precision, torch.device("cpu"))
+        if self.trainable:
+            freeze_all_but(self.build_model(), self.trainable)
+
+    def build_model(self) -> Seq2Seq:
+        """A freshly initialised model of this architecture (from the torch seed as it stands)."""
+        return Seq2Seq.for_codec(make_codec(self.encoding), d_model=self.d_model, n_heads=self.n_heads,
+                                 enc_layers=self.enc_layers, dec_layers=self.dec_layers, ffn_mult=self.ffn_mult,
+                                 value_embedding=self.value_embedding, value_mantissa=self.value_mantissa,
+                                 head_hidden=self.head_hidden, grid_bias=self.grid_bias,
+                                 index_bias=self.index_bias, separate_operands=self.separate_operands)
 
 
 SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay", "focus_sizes",
@@ -254,11 +264,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     sizes = parse_sizes(op, cfg.sizes)
     labels = [op.label(d) for d in sizes]
     torch.manual_seed(cfg.seed)
-    model = Seq2Seq.for_codec(codec, d_model=cfg.d_model, n_heads=cfg.n_heads, enc_layers=cfg.enc_layers,
-                              dec_layers=cfg.dec_layers, ffn_mult=cfg.ffn_mult,
-                              value_embedding=cfg.value_embedding, value_mantissa=cfg.value_mantissa,
-                              head_hidden=cfg.head_hidden, grid_bias=cfg.grid_bias,
-                              index_bias=cfg.index_bias, separate_operands=cfg.separate_operands)
+    model = cfg.build_model()
     if ddp.main and cfg.precision == "bf16" and not bf16_is_fast(device):
         print("note: this machine does not multiply bfloat16 in hardware, so bf16 is emulated: a width-256 model "
               "trained 3.6 times slower than in fp32 on a CPU without AVX512-BF16; --precision auto picks what is "
