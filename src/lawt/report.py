@@ -237,9 +237,11 @@ def _starts(chain: list[Recipe]) -> str:
 
 
 def _focus(schedule: dict) -> str:
-    """The sizes a schedule drew more often, if any."""
-    share = schedule.get("focus_share", 0.0)
-    return f"{share:.0%} of batches from sizes `{schedule['focus_sizes']}`" if share else ""
+    """The sizes a schedule drew more often and the share of typed batches, if any."""
+    share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
+    parts = [f"{share:.0%} of batches from sizes `{schedule['focus_sizes']}`" if share else "",
+             f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else ""]
+    return "; ".join(part for part in parts if part)
 
 
 def _stages(recipe: dict) -> str:
