@@ -517,3 +517,16 @@ def test_trainable_trains_only_the_named_parameters(full_run: tuple[dict, Path],
     with pytest.raises(ValueError, match="no parameter starts with encoders"):
         train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "bad"), "trainable": "encoders"}),
               show_progress=False)
+
+
+def test_a_run_started_from_an_unshipped_run_keeps_that_run_s_curve(full_run: tuple[dict, Path],
+                                                                    tmp_path: Path) -> None:
+    """The start record of a run from another run's model (whose card has no curve) carries that run's
+    evaluations, so a chain of stages shipped at its end keeps its whole learning curve."""
+    first = full_run[1]
+    settings = {**full_run[0], "out_dir": str(tmp_path / "second"), "init_from": str(first / "last"), "steps": 4}
+    run = train(TrainConfig(**settings), show_progress=False)
+    record = json.loads((run / "started_from.json").read_text())
+    evaluations = [r for r in records(first) if "eval" in r]
+    assert [p["step"] for p in record["curve"]] == [r["step"] for r in evaluations] and evaluations
+    assert record["curve"][-1]["accuracy"] == evaluations[-1]["eval"]

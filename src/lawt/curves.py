@@ -125,6 +125,15 @@ def continued(started_from: dict, curve: list[CurvePoint], operation: str) -> li
                      for p in curve]
 
 
+def model_curve(folder: Path, training: dict, operation: str) -> list[CurvePoint]:
+    """The curve behind the model in ``folder`` (a run's ``best`` or ``last``, with its card's ``training``):
+    its run's periodic evaluations up to the model's step, after the curve of the model it started from."""
+    curve = read_curve(folder.parent, up_to_step=training.get("steps"))
+    if curve and training.get("started_from"):
+        curve = continued(training["started_from"], curve, operation)
+    return curve
+
+
 def _hours(value: float) -> str:
     return "over 1,000" if value > 1000 else f"{value:,.1f}"
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from lawt.curves import continued, curve_as_json, read_curve
+from lawt.curves import curve_as_json, model_curve
 from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, table_score, untrained_squares, write_report
 from lawt.ops import Operation
 from lawt.ops.base import TYPED
@@ -148,9 +148,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     untrained = untrained_evaluation(loaded, trained_on, untrained_problems)
     card = {**loaded.card, "evaluation": report, **untrained, "history": history,
             "sha256": sha256(destination / WEIGHTS)}
-    curve = read_curve(candidate.parent, up_to_step=training.get("steps"))  # the run's periodic evaluations
-    if curve and training.get("started_from"):
-        curve = continued(training["started_from"], curve, op.name)
+    curve = model_curve(candidate, training, op.name)
     if curve:
         card["training"] = {**training, "curve": curve_as_json(curve)}
     _write_card(card, report, destination)

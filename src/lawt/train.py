@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from lawt.curves import curve_as_json, model_curve
 from lawt.data import BatchSampler, parse_focus, parse_sizes
 from lawt.encodings import make_codec
 from lawt.evaluate import accuracy_table, table_score
@@ -212,8 +213,15 @@ STARTED_FROM = "started_from.json"
 
 
 def start_record(folder: Path) -> dict:
-    """What a run with ``init_from`` started from: that model's folder, weights hash and training record."""
-    return {"model": str(folder), "sha256": sha256(folder / WEIGHTS), **read_card(folder).get("training", {})}
+    """What a run with ``init_from`` started from: that model's folder, weights hash and training record. A
+    model that left its run unshipped has no curve on its card: the record takes its run's, so a chain of
+    stages keeps the whole curve."""
+    card = read_card(folder)
+    training = card.get("training", {})
+    if "curve" not in training:
+        curve = model_curve(folder, training, card["operation"])
+        training = {**training, "curve": curve_as_json(curve)} if curve else training
+    return {"model": str(folder), "sha256": sha256(folder / WEIGHTS), **training}
 
 
 def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None,
