@@ -41,6 +41,12 @@ def parse_boolean(text: str) -> bool:
     return value in ("true", "1", "yes")
 
 
+def refused(exc: Exception) -> int:
+    """A setting or input that cannot be used: one line on stderr, exit status 2."""
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from lawt.train import TrainConfig, train
 
@@ -51,8 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig.from_dict(settings)
         cfg.check()
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
     out = train(cfg)
     print(f"run saved in {out}")
     return 0
@@ -102,8 +107,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
         return 0 if ship(args.model, args.to, problems=args.problems, force=args.force,
                          untrained_problems=args.untrained_problems, only=only) else 1
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -120,8 +124,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         candidate.op.check_distribution(distribution)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
     scores: dict[str, torch.Tensor] = {}
     accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
                    scores=scores)
@@ -189,8 +192,7 @@ def cmd_curve(args: argparse.Namespace) -> int:
     try:
         budgets = _budgets(args.at)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
     results = {}
     for run in args.runs:
         curve = _curve_of(run)
@@ -402,8 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ModelLoadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refused(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -236,7 +236,7 @@ def _starts(chain: list[Recipe]) -> str:
                                        f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
 
 
-def _focus(schedule: dict) -> str:
+def _drawn_more(schedule: dict) -> str:
     """The sizes a schedule drew more often and the share of typed batches, if any."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
     parts = [f"{share:.0%} of batches from sizes `{schedule['focus_sizes']}`" if share else "",
@@ -250,10 +250,10 @@ def _stages(recipe: dict) -> str:
     stages = [{"weight_decay": recipe["weight_decay"], **s} for s in recipe.get("earlier", [])]
     stages.append({**recipe, "until_step": None})
     if len(stages) == 1:
-        return f" {_focus(recipe)}." if _focus(recipe) else ""
+        return f" {_drawn_more(recipe)}." if _drawn_more(recipe) else ""
     decay_changed = len({s["weight_decay"] for s in stages}) > 1
     parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
              + (f", weight decay {s['weight_decay']:g}" if decay_changed else "")
-             + (f", {_focus(s)}" if _focus(s) else "") + ")"
+             + (f", {_drawn_more(s)}" if _drawn_more(s) else "") + ")"
              + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."

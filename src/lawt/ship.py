@@ -79,27 +79,27 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     loaded = load_model(candidate)
     op = loaded.op
     destination = destination or ZOO_DIR / op.name
-    if only:
-        if candidate.resolve() != destination.resolve():
-            raise ValueError("only measures the shipped model again: a candidate is measured on every test set")
-        for name in only:
-            op.check_distribution(name)
-        add = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems, distributions=only)
-        report = loaded.card["evaluation"]
-        report = {**report, "distributions": {**report["distributions"], **add["distributions"]}}
-        _write_card({**loaded.card, "evaluation": report}, report, destination)
-        print(f"{op.name}: the shipped model measured again on {problems} problems of {', '.join(only)}, card updated")
-        return True
+    again = candidate.resolve() == destination.resolve()
+    if only and not again:
+        raise ValueError("only measures the shipped model again: a candidate is measured on every test set")
+    for name in only or []:
+        op.check_distribution(name)
     size = (candidate / WEIGHTS).stat().st_size
-    if size > MAX_WEIGHTS_BYTES and candidate.resolve() != destination.resolve():
+    if size > MAX_WEIGHTS_BYTES and not again:
         print(f"not shipped: {candidate / WEIGHTS} is {size / 1e6:.1f} MB, over the zoo's limit of "
               f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
         return False
     trained_on = loaded.distribution
     scores: dict[str, dict[str, torch.Tensor]] = {}
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
-                      distributions=op.report_distributions(trained_on), scores=scores)
-    if candidate.resolve() == destination.resolve():
+                      distributions=only or op.report_distributions(trained_on), scores=scores)
+    if again and only:
+        kept = loaded.card["evaluation"]
+        report = {**kept, "distributions": {**kept["distributions"], **report["distributions"]}}
+        _write_card({**loaded.card, "evaluation": report}, report, destination)
+        print(f"{op.name}: the shipped model measured again on {problems} problems of {', '.join(only)}, card updated")
+        return True
+    if again:
         untrained = untrained_evaluation(loaded, trained_on, untrained_problems)
         _write_card({**loaded.card, "evaluation": report, **untrained}, report, destination)
         print(f"{op.name}: the shipped model measured again on {problems} problems per test set, card updated")

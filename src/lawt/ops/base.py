@@ -103,15 +103,19 @@ class Operation(ABC):
             if not torch.allclose(a, a.transpose(-1, -2), rtol=1e-6, atol=1e-9):
                 raise OperandError(f"{self.name}: the model expects a symmetric matrix (A equal to its transpose)")
 
+    def shared_distributions(self) -> list[str]:
+        """The test sets drawn from any operation's own problems: ``typed``, unless the operation opts out."""
+        return [TYPED] if self.typed_inputs else []
+
     def all_distributions(self) -> list[str]:
-        """Every distribution problems can be drawn from: the operation's own, then ``typed``."""
-        return [*self.distributions, *([TYPED] if self.typed_inputs else [])]
+        """Every distribution problems can be drawn from: the operation's own, then the shared ones."""
+        return [*self.distributions, *self.shared_distributions()]
 
     def report_distributions(self, trained_on: str = "") -> list[str]:
         """The distributions a model's evaluation covers: the one it was trained on, then the test ones,
         then ``typed`` (what people type)."""
         trained_on = trained_on or self.distributions[0]
-        tests = [*self.test_distributions, *([TYPED] if self.typed_inputs else [])]
+        tests = [*self.test_distributions, *self.shared_distributions()]
         return [trained_on, *(d for d in tests if d != trained_on)]
 
     def covers(self, distribution: str, dims: Dims) -> bool:
