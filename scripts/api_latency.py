@@ -10,35 +10,38 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx2
+import torch
+
+from lawt.ops import get_operation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadtest import matrix, percentile, start_server, symmetric
+from loadtest import percentile, start_server
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--operation", default="transpose")
-    parser.add_argument("--size", default="5x5", help="rows x columns of the (first) operand")
+    parser.add_argument("--size", default="5x5", help="size label of the operation (5x5; 2x3x4 for a product)")
     args = parser.parse_args()
-    rows, cols = (int(v) for v in args.size.split("x"))
-    rng = random.Random(0)
+    op = get_operation(args.operation)
+    dims = op.parse_label(args.size)
+    gen = torch.Generator().manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         server, url = start_server(None, f"sqlite:///{tmp}/latency.db", Path(tmp) / "server.log")
         try:
             latencies, provenance = [], set()
             with httpx2.Client(base_url=url, timeout=30) as client:
                 for i in range(args.requests + 5):
-                    a = symmetric(rng, rows) if args.operation.startswith("eigen") else matrix(rng, rows, cols)
+                    operands = [x[0].tolist() for x in op.generate(1, dims, gen).operands]
                     start = time.perf_counter()
-                    response = client.post("/api/compute", json={"operation": args.operation, "operands": [a]})
+                    response = client.post("/api/compute", json={"operation": args.operation, "operands": operands})
                     elapsed = 1000 * (time.perf_counter() - start)
                     response.raise_for_status()
                     if i >= 5:  # the first requests warm up the server
