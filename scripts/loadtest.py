@@ -26,6 +26,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx2
+import torch
+
+from lawt.ops import OPERATIONS
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 EXPECTED = {200, 201, 413, 422, 429, 503}
@@ -40,29 +43,14 @@ class Tally:
     sent: int = 0
 
 
-def matrix(rng: random.Random, rows: int, cols: int) -> list[list[float]]:
-    return [[round(rng.uniform(-10, 10), 2) for _ in range(cols)] for _ in range(rows)]
-
-
-def symmetric(rng: random.Random, n: int) -> list[list[float]]:
-    a = matrix(rng, n, n)
-    return [[a[min(i, j)][max(i, j)] for j in range(n)] for i in range(n)]
-
-
 def valid_problem(rng: random.Random) -> dict:
-    m, n, p = (rng.randint(1, 6) for _ in range(3))
-    operation = rng.choice(["transpose", "transpose", "sum", "matvec", "product", "eigenvalues", "eigenvectors",
-                            "singular_values", "svd", "inverse"])
-    operands = {
-        "transpose": lambda: [matrix(rng, m, n)],
-        "sum": lambda: [matrix(rng, m, n), matrix(rng, m, n)],
-        "matvec": lambda: [matrix(rng, m, n), [x[0] for x in matrix(rng, n, 1)]],
-        "product": lambda: [matrix(rng, m, n), matrix(rng, n, p)],
-        "eigenvalues": lambda: [symmetric(rng, m)],
-        "eigenvectors": lambda: [symmetric(rng, m)],
-        "inverse": lambda: [matrix(rng, m, m)],
-    }.get(operation, lambda: [matrix(rng, m, n)])()
-    return {"operation": operation, "operands": operands, "beam": rng.choice([1, 1, 1, 2])}
+    """A problem of any registered operation, size up to 6 and distribution, drawn by the operation itself."""
+    op = OPERATIONS[rng.choice(list(OPERATIONS))]
+    dims = rng.choice(op.all_sizes(max_dim=6))
+    distribution = rng.choice([d for d in op.all_distributions() if op.covers(d, dims)])
+    gen = torch.Generator().manual_seed(rng.randrange(2**62))
+    operands = [x[0].tolist() for x in op.generate(1, dims, gen, distribution).operands]
+    return {"operation": op.name, "operands": operands, "beam": rng.choice([1, 1, 1, 2])}
 
 
 INVALID_BODIES = [
