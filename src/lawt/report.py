@@ -225,15 +225,16 @@ def _in_all(chain: list[Recipe]) -> str:
 
 
 def _starts(chain: list[Recipe]) -> str:
-    """For a model trained from another model's weights, how each model before it was trained."""
-    parts = [f" It starts from the weights of the model of `configs/{r.name}.json` ({r.settings['stop_step']:,} "
-             f"steps, lr {r.settings['lr']:g}, weight decay {r.settings['weight_decay']:g}).{_stages(r.settings)}"
-             for r in chain[:-1]]
+    """For a model trained from another model's weights, how each model before it was trained, from the nearest
+    back to the first."""
+    parts = [f" {'It starts from' if k == 0 else 'That model was trained from'} the weights of the model of "
+             f"`configs/{r.name}.json` ({r.settings['stop_step']:,} steps, lr {r.settings['lr']:g}, weight decay "
+             f"{r.settings['weight_decay']:g}).{_stages(r.settings)}" for k, r in enumerate(reversed(chain[:-1]))]
     if not parts:
         return ""
     own = chain[-1].settings
-    return "".join(reversed(parts)) + (f" This run: {own['stop_step']:,} steps from there, lr {own['lr']:g} after "
-                                       f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
+    return "".join(parts) + (f" This run: {own['stop_step']:,} steps, lr {own['lr']:g} after "
+                             f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
 
 
 def _drawn_more(schedule: dict) -> str:
