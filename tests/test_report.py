@@ -196,6 +196,22 @@ def test_reproduce_gives_both_commands_for_a_model_trained_from_another(tmp_path
     assert "starts from the weights of the model of `configs/transpose-start.json` (40 steps, lr 0.003" in text
 
 
+def test_reproduce_tells_a_chain_of_three_runs_from_the_nearest_model_back(tmp_path: Path) -> None:
+    def started_from_a_chain(training: dict) -> None:
+        first = {**training, "steps": 40, "examples": 4000, "cpu_seconds": 7200.0,
+                 "recipe": {**training["recipe"], "steps": 40, "lr": 3e-3}}
+        second = {**training, "steps": 20, "examples": 2000, "cpu_seconds": 3600.0, "started_from": first,
+                  "recipe": {**training["recipe"], "steps": 20, "lr": 1e-3}}
+        training.update(started_from=second, examples=training["examples"] + 6000,
+                        cpu_seconds=training["cpu_seconds"] + 10800.0)
+
+    text, _ = reproduce_text(tmp_path, started_from_a_chain)
+    assert "over 3 runs" in text
+    assert ("It starts from the weights of the model of `configs/transpose-start.json` (20 steps, lr 0.001, "
+            "weight decay 0.01). That model was trained from the weights of the model of "
+            "`configs/transpose-start-start.json` (40 steps, lr 0.003") in text
+
+
 def test_the_coverage_score_counts_the_verdict_as_a_fifth_figure() -> None:
     op = get_operation("inverse")
     row = {"5%": 0.5, "2%": 0.5, "1%": 0.5, "0.5%": 0.5}
