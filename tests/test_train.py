@@ -247,6 +247,19 @@ def test_init_from_a_shipped_model(full_run: tuple[dict, Path], tmp_path: Path,
     assert all(torch.equal(start[k], end[k]) for k in start)
 
 
+def test_a_fine_tune_whose_curriculum_restarts_from_small_sizes_is_named(
+        full_run: tuple[dict, Path], tmp_path: Path, train_settings: Callable[..., dict],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A recipe's curriculum copied into a fine-tune would keep it on the small sizes: the run says so."""
+    _, out = full_run
+    start = str(out / "last")
+    train(TrainConfig(**train_settings(tmp_path / "plain", steps=1, init_from=start)), show_progress=False)
+    assert "curriculum reopens" not in capsys.readouterr().err
+    train(TrainConfig(**train_settings(tmp_path / "curriculum", steps=1, init_from=start, curriculum_steps=50)),
+          show_progress=False)
+    assert "curriculum reopens the sizes from the smallest over its first 50 steps" in capsys.readouterr().err
+
+
 def test_a_run_from_another_model_records_it_and_counts_its_cost(full_run: tuple[dict, Path], tmp_path: Path,
                                                                   train_settings: Callable[..., dict]) -> None:
     """The card names the starting model (folder, weights hash, its training) and adds its examples and CPU."""

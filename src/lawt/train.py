@@ -312,6 +312,10 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         saved = state.get("config") or (json.loads(saved_file.read_text()) if saved_file.exists() else None)
         if saved:
             record_stage(cfg, saved, counters["step"])
+    if ddp.main and cfg.init_from and counters["step"] < cfg.curriculum_steps:
+        print(f"note: this run starts from trained weights ({cfg.init_from}) yet its curriculum reopens the sizes "
+              f"from the smallest over its first {cfg.curriculum_steps} steps; set curriculum_steps to 0 to train "
+              "every size from the start", file=sys.stderr)
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
