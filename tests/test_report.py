@@ -212,6 +212,18 @@ def test_reproduce_tells_a_chain_of_three_runs_from_the_nearest_model_back(tmp_p
             "`configs/transpose-start-start.json` (40 steps, lr 0.003") in text
 
 
+def test_reproduce_writes_a_focus_list_two_runs_of_a_chain_share_once(tmp_path: Path) -> None:
+    def two_focused_runs(training: dict) -> None:
+        training["recipe"].update(focus_sizes="1x1,2x1", focus_share=0.5)
+        start = {**training, "steps": 40, "examples": 4000, "cpu_seconds": 7200.0,
+                 "recipe": {**training["recipe"], "steps": 40, "lr": 3e-3}}
+        training.update(started_from=start)
+
+    text, _ = reproduce_text(tmp_path, two_focused_runs)
+    assert text.count("`1x1,2x1`") == 1
+    assert "50% of batches from the same sizes as above." in text
+
+
 def test_the_coverage_score_counts_the_verdict_as_a_fifth_figure() -> None:
     op = get_operation("inverse")
     row = {"5%": 0.5, "2%": 0.5, "1%": 0.5, "0.5%": 0.5}

@@ -208,6 +208,7 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
         main = main_table(card)
         expected = ", ".join(f"{t} {_percent(main['overall'][t])} %" for t in TOLERANCES) if main else "not evaluated"
         chain = recipe_chain(name, training)
+        shown: set[str] = set()  # the focus-size lists this paragraph has written out
         commands = [f"lawt train --config configs/{r.name}.json --out-dir {r.out_dir}   # stops at step "
                     f"{r.settings['stop_step']}" + (", from the model above" if r.settings["init_from"] else "")
                     for r in chain]
@@ -215,8 +216,8 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
                   f"lawt eval {chain[-1].out_dir}/last --problems 10000", "```", "",
                   f"Recipe: {recipe['encoding']} layout, {recipe['enc_layers']}/{recipe['dec_layers']} layers, width "
                   f"{recipe['d_model']}, sizes `{recipe['sizes']}`, {training['examples']:,} examples "
-                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours{_in_all(chain)}).{_starts(chain)}"
-                  f"{_stages(recipe)} Expected: {expected}.", ""]
+                  f"({training['cpu_seconds'] / 3600:.2f} CPU-hours{_in_all(chain)}).{_starts(chain, shown)}"
+                  f"{_stages(recipe, shown)} Expected: {expected}.", ""]
     out.write_text("\n".join(lines) + "\n")
 
 
@@ -224,12 +225,13 @@ def _in_all(chain: list[Recipe]) -> str:
     return f" in all, over {len(chain)} runs" if len(chain) > 1 else ""
 
 
-def _starts(chain: list[Recipe]) -> str:
+def _starts(chain: list[Recipe], shown: set[str]) -> str:
     """For a model trained from another model's weights, how each model before it was trained, from the nearest
     back to the first."""
     parts = [f" {'It starts from' if k == 0 else 'That model was trained from'} the weights of the model of "
              f"`configs/{r.name}.json` ({r.settings['stop_step']:,} steps, lr {r.settings['lr']:g}, weight decay "
-             f"{r.settings['weight_decay']:g}).{_stages(r.settings)}" for k, r in enumerate(reversed(chain[:-1]))]
+             f"{r.settings['weight_decay']:g}).{_stages(r.settings, shown)}"
+             for k, r in enumerate(reversed(chain[:-1]))]
     if not parts:
         return ""
     own = chain[-1].settings
@@ -237,24 +239,33 @@ def _starts(chain: list[Recipe]) -> str:
                              f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
 
 
-def _drawn_more(schedule: dict) -> str:
-    """The sizes a schedule drew more often and the share of typed batches, if any."""
+def _drawn_more(schedule: dict, shown: set[str]) -> str:
+    """The sizes a schedule drew more often and the share of typed batches, if any. A size list already in
+    ``shown`` is referred back to rather than written out again; one written here is added to it."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
-    parts = [f"{share:.0%} of batches from sizes `{schedule['focus_sizes']}`" if share else "",
+    focus = schedule.get("focus_sizes", "")
+    sizes = "the same sizes as above" if focus in shown else f"sizes `{focus}`"
+    if share:
+        shown.add(focus)
+    parts = [f"{share:.0%} of batches from {sizes}" if share else "",
              f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else ""]
     return "; ".join(part for part in parts if part)
 
 
-def _stages(recipe: dict) -> str:
+def _stages(recipe: dict, shown: set[str]) -> str:
     """How a recipe's schedule changed on resume (kept in its ``earlier`` field, replayed by ``lawt train``)."""
     # A stage recorded before weight decay was a schedule setting ran with the recipe's.
     stages = [{"weight_decay": recipe["weight_decay"], **s} for s in recipe.get("earlier", [])]
     stages.append({**recipe, "until_step": None})
     if len(stages) == 1:
-        return f" {_drawn_more(recipe)}." if _drawn_more(recipe) else ""
+        drawn = _drawn_more(recipe, shown)
+        return f" {drawn}." if drawn else ""
     decay_changed = len({s["weight_decay"] for s in stages}) > 1
-    parts = [f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
-             + (f", weight decay {s['weight_decay']:g}" if decay_changed else "")
-             + (f", {_drawn_more(s)}" if _drawn_more(s) else "") + ")"
-             + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end") for s in stages]
+    parts = []
+    for s in stages:
+        drawn = _drawn_more(s, shown)
+        parts.append(f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
+                     + (f", weight decay {s['weight_decay']:g}" if decay_changed else "")
+                     + (f", {drawn}" if drawn else "") + ")"
+                     + (f" until step {s['until_step']:,}" if s["until_step"] else " to the end"))
     return " Trained in stages, which the config replays: " + ", then ".join(parts) + "."
