@@ -36,7 +36,9 @@ def exact_prediction(op: Operation, operands: list[torch.Tensor], scale: float =
     if through is not None:
         parts = through.decode(through.encode_answer(parts, None), [tuple(p.shape[1:]) for p in parts]).parts
     return Prediction(parts=parts, valid=~singular, not_invertible=singular, log_prob=torch.zeros(batch, 1),
-                      fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0)
+                      fields=torch.zeros(batch, 1, 1, 1, dtype=torch.long), decode_seconds=0.0,
+                      operand_powers=[torch.zeros(batch)] * len(operands),
+                      answer_powers=[torch.zeros(batch)] * len(parts))
 
 
 def tiny_model(encoding: str, seed: int = 0, **arch: int) -> Seq2Seq:

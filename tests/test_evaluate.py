@@ -57,11 +57,13 @@ def test_invalid_outputs_and_wrong_verdicts_score_infinity() -> None:
     assert bool((errors(op, problems.operands, right, singular) == 0)[singular].all())
     # verdicts swapped: "not invertible" for invertible matrices and an answer for singular ones
     swapped = Prediction(parts=right.parts, valid=singular.clone(), not_invertible=~singular,
-                         log_prob=right.log_prob, fields=right.fields, decode_seconds=0.0)
+                         log_prob=right.log_prob, fields=right.fields, decode_seconds=0.0,
+                         operand_powers=right.operand_powers, answer_powers=right.answer_powers)
     assert bool(torch.isinf(errors(op, problems.operands, swapped, singular)).all())
     invalid = Prediction(parts=[torch.full_like(right.parts[0], float("nan"))], valid=torch.zeros(40, dtype=torch.bool),
                          not_invertible=torch.zeros(40, dtype=torch.bool), log_prob=right.log_prob,
-                         fields=right.fields, decode_seconds=0.0)
+                         fields=right.fields, decode_seconds=0.0, operand_powers=right.operand_powers,
+                         answer_powers=right.answer_powers)
     err = errors(op, problems.operands, invalid, singular)
     assert bool(torch.isinf(err).all())
     assert not any(bool(m.any()) for m in passes(err).values())

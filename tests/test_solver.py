@@ -20,10 +20,8 @@ from lawt.ops import OperandError
 from lawt.predict import Prediction
 from lawt.solver import (
     INVALID_OUTPUT,
-    MODEL_ERROR,
     TRANSFORMER,
     UNAVAILABLE,
-    UNTRAINED_RANGE,
     UNTRAINED_SIZE,
     Calculator,
 )
@@ -78,10 +76,13 @@ def test_missing_model_gives_only_the_exact_answer(calc: Calculator) -> None:
     assert cond is None or cond > 1e10  # numerically infinite
 
 
-def test_value_outside_the_encoding(calc: Calculator) -> None:
+def test_value_outside_the_encoding_is_scaled_into_it(calc: Calculator) -> None:
+    """1e200 is beyond P1000's exponents; both operands of a sum are read times 10^-199 (the other entries
+    underflow to zero there) and the answer is the model's, scaled back."""
     answer = calc.solve("sum", [[[1e200, 2]], [[1, 2]]])
-    assert answer.provenance == MODEL_ERROR and "P1000" in answer.provenance_detail
-    assert answer.model_answer is None and answer.exact_answer == [[[1e200, 4.0]]]
+    assert answer.scaled_by == [-199, -199] and "10^-199" in answer.provenance_detail
+    assert answer.exact_answer == [[[1e200, 4.0]]]
+    assert answer.tokens  # the model read it and answered (this untrained one with an invalid output)
 
 
 def test_beams(calc: Calculator) -> None:
@@ -139,7 +140,7 @@ def verdict_prediction(not_invertible: bool) -> Callable[..., Prediction]:
         return Prediction(parts=[torch.zeros(1, n, n, dtype=torch.float64)],
                           valid=torch.tensor([not not_invertible]), not_invertible=torch.tensor([not_invertible]),
                           log_prob=torch.tensor([[-0.5]]), fields=torch.zeros(1, 1, 2, 1, dtype=torch.long),
-                          decode_seconds=0.001)
+                          decode_seconds=0.001, operand_powers=[torch.zeros(1)], answer_powers=[torch.zeros(1)])
     return answer
 
 
@@ -186,14 +187,18 @@ def test_broken_model_is_reported(tmp_path: Path, ship_model: Callable[..., Seq2
     assert answer.exact_answer == [[[1.0], [2.0]]]
 
 
-def test_values_outside_the_training_range_are_labelled(tiny_zoo: Path) -> None:
-    """Entries beyond [-10, 10] (uniform training data) still get the model's attempt, labelled as such."""
+def test_values_outside_the_training_range_are_scaled_into_it_and_say_so(tiny_zoo: Path) -> None:
+    """Entries beyond [1, 10] are read scaled by a power of ten, the answer scaled back: the same model
+    answer, 100 times larger, and the answer says it was scaled."""
     calc = Calculator(root=tiny_zoo)
     inside = calc.solve("transpose", [[[1.0, -2.0], [3.0, 9.5]]])
-    outside = calc.solve("transpose", [[[1.0, -2.0], [3.0, -600.0]]])
-    assert inside.provenance != UNTRAINED_RANGE
-    assert outside.provenance == UNTRAINED_RANGE and "600" in outside.provenance_detail
-    assert outside.tokens  # the model's own attempt is kept
+    outside = calc.solve("transpose", [[[100.0, -200.0], [300.0, 950.0]]])
+    assert inside.scaled_by == [0] and "10^" not in inside.provenance_detail
+    assert outside.scaled_by == [-2] and "10^-2" in outside.provenance_detail
+    assert outside.provenance == inside.provenance
+    assert outside.tokens == inside.tokens
+    assert outside.model_answer == [[[100 * x for x in row] for row in inside.model_answer[0]]]
+    assert outside.to_dict()["scaled_by"] == [-2]
 
 
 def test_card_shows_the_verdict_and_the_other_test_sets(tmp_path: Path, ship_model: Callable[..., Seq2Seq]) -> None:

@@ -13,6 +13,7 @@ from lawt.ops import Operation
 from lawt.ops.base import Dims
 from lawt.ops.inverse import condition_number
 from lawt.predict import TOLERANCES, confidence_per_number, errors, passes, predict, tolerance_key
+from lawt.scaling import OPERAND_SCALING
 
 EVAL_SEED = 12345
 UNTRAINED_PROBLEMS = 200  # per size, for the square sizes a model was not trained on
@@ -138,7 +139,8 @@ def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], tot
     covers any of the sizes. ``scores`` receives each distribution's per-problem scores, keyed by its name
     (:func:`accuracy_table`)."""
     names = [d for d in distributions or [op.distributions[0]] if any(op.covers(d, dims) for dims in sizes)]
-    return {"operation": op.name, "encoding": codec.name, "tolerances": [tolerance_key(t) for t in TOLERANCES],
+    return {"operation": op.name, "encoding": codec.name, "operand_scaling": OPERAND_SCALING,
+            "tolerances": [tolerance_key(t) for t in TOLERANCES],
             "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed,
                                                 scores=None if scores is None else scores.setdefault(d, {}))
                               for d in names}}

@@ -11,6 +11,7 @@ from lawt.encodings import Codec
 from lawt.model import Seq2Seq
 from lawt.ops import Operation
 from lawt.ops.base import Dims
+from lawt.scaling import scale_back, scale_operands
 
 TOLERANCES = (0.05, 0.02, 0.01, 0.005)
 
@@ -23,24 +24,29 @@ class Prediction:
     valid: torch.Tensor  # [B] decoded to the right shape
     not_invertible: torch.Tensor  # [B] the model answered "not invertible"
     log_prob: torch.Tensor  # [B, beam]
-    fields: torch.Tensor  # [B, beam, T, output fields]
+    fields: torch.Tensor  # [B, beam, T, output fields], the answers to the operands as scaled
     decode_seconds: float
+    operand_powers: list[torch.Tensor]  # per operand [B]: the model read it times 10^-power (lawt.scaling)
+    answer_powers: list[torch.Tensor]  # per answer part [B]: the decoded part times 10^power is the answer
 
 
 def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Tensor], dims: Dims,
             beam: int = 1) -> Prediction:
-    """Encode, decode greedily (or with a beam) and turn the best output back into numbers."""
+    """Scale the operands into the trained range (:mod:`lawt.scaling`), encode, decode greedily (or with a
+    beam) and turn the best output back into numbers of the original scale."""
     start = time.perf_counter()
     batch = operands[0].shape[0]
     device = next(model.parameters()).device
-    src = codec.encode_operands(operands).to(device)
+    scaled = scale_operands(op, operands)
+    src = codec.encode_operands(scaled.operands).to(device)
     slots = codec.slots(op.answer_shapes(dims), batch).to(device)
     out = model.generate(src, None, slots, codec, beam=beam)
     fields, log_prob = out.fields.cpu(), out.log_prob.cpu()
     decoded = codec.decode(fields[:, 0], op.answer_shapes(dims))
-    return Prediction(parts=decoded.parts, valid=decoded.valid, not_invertible=decoded.not_invertible,
-                      log_prob=log_prob, fields=fields, decode_seconds=time.perf_counter() - start)
-
+    return Prediction(parts=scale_back(decoded.parts, scaled.answer_powers), valid=decoded.valid,
+                      not_invertible=decoded.not_invertible, log_prob=log_prob, fields=fields,
+                      decode_seconds=time.perf_counter() - start, operand_powers=scaled.operand_powers,
+                      answer_powers=scaled.answer_powers)
 
 def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,
            singular: torch.Tensor | None) -> torch.Tensor:

@@ -15,34 +15,29 @@ from pathlib import Path
 import torch
 
 from lawt.curves import started_operation
-from lawt.encodings import EncodingRangeError
 from lawt.evaluate import CONFIDENCE_BINS, confidence_range
 from lawt.matrix_text import check_matrix
 from lawt.ops import OperandError, Operation, get_operation
-from lawt.ops.base import COEFF, TYPED
+from lawt.ops.base import TYPED
 from lawt.ops.inverse import condition_number, is_singular
 from lawt.predict import TOLERANCES, confidence_per_number, errors, predict, tolerance_key
+from lawt.scaling import scale_back
 from lawt.zoo import ZOO_DIR, LoadedModel, ModelLoadError, discover
 
 # Provenance labels
 TRANSFORMER = "transformer"
 UNTRAINED_SIZE = "transformer-untrained-size"
-UNTRAINED_RANGE = "transformer-untrained-range"
 INVALID_OUTPUT = "model-output-invalid"
 UNAVAILABLE = "model-unavailable"
-MODEL_ERROR = "model-error"
 
 PROVENANCE_TEXT = {
     TRANSFORMER: "computed by the transformer",
     UNTRAINED_SIZE: "computed by the transformer, on a size it was not trained on",
-    UNTRAINED_RANGE: "computed by the transformer, on values outside the range it was trained on",
     INVALID_OUTPUT: "the transformer's output does not decode to an answer of the right shape",
     UNAVAILABLE: "no model answer: model unavailable",
-    MODEL_ERROR: "no model answer: the model cannot take this input",
 }
 
 Matrix = list[list[float]]
-BOUNDED_DISTRIBUTIONS = ("uniform", "wigner", "mixed", "grid", "singular")  # every entry in [-COEFF, COEFF]
 
 
 @dataclass
@@ -57,6 +52,7 @@ class Answer:
     model_answer: list[Matrix] | None = None
     exact_answer: list[Matrix] | None = None
     part_names: list[str] = field(default_factory=list)
+    scaled_by: list[int] = field(default_factory=list)  # per operand: the model read it times 10^this
     relative_error: float | None = None
     passes: dict[str, bool] = field(default_factory=dict)
     confidence: float | None = None
@@ -74,6 +70,7 @@ class Answer:
         return {
             "operation": self.operation, "size": self.size, "operands": self.operands,
             "model_answer": self.model_answer, "exact_answer": self.exact_answer, "part_names": self.part_names,
+            "scaled_by": self.scaled_by,
             "relative_error": self.relative_error, "passes": self.passes, "confidence": self.confidence,
             "confidence_per_number": self.confidence_per_number, "calibration": self.calibration,
             "log_prob": self.log_prob, "provenance": self.provenance, "provenance_detail": self.provenance_detail,
@@ -140,11 +137,6 @@ def _started_from(card: dict) -> dict | None:
         return None
     return {"operation": started_operation(start, card["operation"]),
             "cpu_hours": round(start.get("cpu_seconds", 0.0) / 3600, 3)}
-
-
-def trained_magnitude(loaded: LoadedModel) -> float | None:
-    """Largest entry magnitude of the model's training distribution, when it has one (uniform coefficients)."""
-    return COEFF if loaded.distribution in BOUNDED_DISTRIBUTIONS else None
 
 
 class Calculator:
@@ -214,12 +206,8 @@ class Calculator:
     @staticmethod
     def _run_model(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims: tuple, beam: int,
                    singular: torch.Tensor | None, answer: Answer) -> None:
-        try:
-            with torch.inference_mode():
-                prediction = predict(loaded.model, loaded.codec, op, tensors, dims, beam=beam)
-        except EncodingRangeError as exc:
-            answer.provenance, answer.provenance_detail = MODEL_ERROR, str(exc)
-            return
+        with torch.inference_mode():
+            prediction = predict(loaded.model, loaded.codec, op, tensors, dims, beam=beam)
         answer.decode_ms = round(1000 * prediction.decode_seconds, 3)
         answer.log_prob = float(prediction.log_prob[0, 0])
         answer.confidence = math.exp(answer.log_prob)
@@ -239,16 +227,20 @@ class Calculator:
         if answer.provenance == TRANSFORMER and dims not in loaded.sizes:
             answer.provenance = UNTRAINED_SIZE
             answer.provenance_detail = f"this model was trained on sizes {', '.join(loaded.card['sizes'])}"
-        largest = max(float(t.abs().max()) for t in tensors)
-        limit = trained_magnitude(loaded)
-        if answer.provenance == TRANSFORMER and limit is not None and largest > limit:
-            answer.provenance = UNTRAINED_RANGE
-            answer.provenance_detail = (f"entries up to {largest:.3g} in magnitude; this model was trained on "
-                                        f"entries in [-{limit:g}, {limit:g}]")
+        answer.scaled_by = [-int(p[0]) for p in prediction.operand_powers]
         answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
+        if any(answer.scaled_by):
+            answer.provenance_detail += (f"; it read the operands times {_powers(answer.scaled_by)} (their largest "
+                                         "entries brought into [1, 10], as in training; exact) and its answer was "
+                                         "scaled back")
         if answer.provenance == TRANSFORMER and beam == 1:
             answer.calibration = calibration_for(loaded.card, answer.confidence_per_number,
                                                  TYPED if typed_entries(tensors) else None)
+
+
+def _powers(exponents: list[int]) -> str:
+    """``[-2, 0]`` as ``"10^-2 and 1"``."""
+    return " and ".join("1" if e == 0 else f"10^{e}" for e in exponents)
 
 
 def typed_entries(tensors: list[torch.Tensor]) -> bool:
@@ -276,13 +268,13 @@ def _beams(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims
     beams = []
     for k in range(prediction.fields.shape[1]):
         decoded = loaded.codec.decode(prediction.fields[:, k], op.answer_shapes(dims))
-        parts = [torch.nan_to_num(p) for p in decoded.parts]
-        err = op.error(tensors, parts)
+        answer = scale_back(decoded.parts, prediction.answer_powers)
+        err = op.error(tensors, [torch.nan_to_num(p) for p in answer])
         if singular is not None and bool(singular[0]):
             err = torch.where(decoded.not_invertible, 0.0, math.inf)
         err = torch.where(decoded.valid | decoded.not_invertible, err, math.inf)
         beams.append({
-            "answer": _lists(decoded.parts) if bool(decoded.valid[0]) else None,
+            "answer": _lists(answer) if bool(decoded.valid[0]) else None,
             "not_invertible": bool(decoded.not_invertible[0]),
             "log_prob": float(prediction.log_prob[0, k]), "relative_error": _finite(float(err[0])),
         })

@@ -35,6 +35,18 @@ def test_compute_transpose_with_the_model(client: TestClient) -> None:
     assert answer["beams"] == []
 
 
+def test_compute_far_outside_the_training_range_is_scaled_into_it(client: TestClient) -> None:
+    """Entries of 1e200 (beyond every encoding) are read scaled by 10^-200 and answered by the model."""
+    big = [[x * 1e200 for x in row] for row in SQUARE]
+    response = client.post("/api/compute", json={"operation": "transpose", "operands": [big]})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["provenance"] == "transformer" and answer["scaled_by"] == [-200]
+    assert "10^-200" in answer["provenance_detail"]
+    plain = client.post("/api/compute", json={"operation": "transpose", "operands": [SQUARE]}).json()
+    assert plain["scaled_by"] == [0] and answer["tokens"] == plain["tokens"]
+
+
 def test_compute_untrained_size_is_labelled(client: TestClient) -> None:
     answer = client.post("/api/compute", json={"operation": "transpose", "operands": [[[1, 2, 3]]]}).json()
     assert answer["provenance"] == "transformer-untrained-size"

@@ -39,6 +39,11 @@ class Operation(ABC):
     square_only: bool = False
     symmetric_only: bool = False
     typed_inputs: bool = True  # whether ``typed`` problems can be drawn (from the first distribution's)
+    # How each answer part scales with the operands (see lawt.scaling): part j of the answer of operands
+    # x_i · 10^p_i is the original part times 10^(Σ_i answer_degrees[j][i] · p_i). With ``common_scale``
+    # every operand gets one power p and each part has one degree, of p.
+    answer_degrees: tuple[tuple[int, ...], ...] = ((1,),)
+    common_scale: bool = False
 
     # ------------------------------------------------------------------ sizes
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:

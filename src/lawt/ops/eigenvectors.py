@@ -11,6 +11,7 @@ from lawt.ops.base import Dims, SymmetricOperation, canonical_signs, column, ort
 class Eigenvectors(SymmetricOperation):
     name = "eigenvectors"
     title = "Eigenvalues and eigenvectors (symmetric)"
+    answer_degrees = ((1,), (0,))  # λ scales with A, V does not
 
     def answer_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], 1), (dims[0], dims[0])]

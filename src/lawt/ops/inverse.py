@@ -133,6 +133,7 @@ def near_singular(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
 class Inverse(Operation):
     name = "inverse"
     title = "Inverse (and is it invertible?)"
+    answer_degrees = ((-1,),)
     distributions = ("mixed", "uniform", "grid", "integer", "singular", "singular_integer", "near_singular")
     test_distributions = ("near_singular", "integer", "singular_integer")
     square_only = True

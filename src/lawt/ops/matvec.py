@@ -12,6 +12,7 @@ class MatVec(Operation):
     name = "matvec"
     title = "Matrix–vector product A·v"
     n_operands = 2
+    answer_degrees = ((1, 1),)
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1]), (dims[1], 1)]

@@ -12,6 +12,7 @@ class Product(Operation):
     name = "product"
     title = "Matrix product A·B"
     n_operands = 2
+    answer_degrees = ((1, 1),)
 
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
         r = range(1, max_dim + 1)

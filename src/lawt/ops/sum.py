@@ -12,6 +12,7 @@ class Sum(Operation):
     name = "sum"
     title = "Sum A + B"
     n_operands = 2
+    common_scale = True  # A + B scales only when both operands scale alike
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1])] * 2

@@ -11,6 +11,7 @@ from lawt.ops.base import Dims, Operation, Problems, canonical_signs, column, or
 class SVD(Operation):
     name = "svd"
     title = "Singular value decomposition"
+    answer_degrees = ((0,), (1,), (0,))  # U, σ, V
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1])]

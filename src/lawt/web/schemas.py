@@ -116,6 +116,9 @@ class ComputeResponse(BaseModel):
     model_answer: list[AnswerMatrix] | None
     exact_answer: list[AnswerMatrix] | None
     part_names: list[str]
+    scaled_by: list[int] = Field(
+        description="per operand, the power of ten the model read it multiplied by: operands whose largest entry "
+                    "lies outside [1, 10] are scaled into it, as in training, and the answer scaled back (exact)")
     relative_error: float | None
     passes: dict[str, bool]
     confidence: float | None = Field(description="the model's probability of its whole answer")
@@ -126,8 +129,8 @@ class ComputeResponse(BaseModel):
         default=None, description="the card's measurement for answers as confident as this one (greedy answers from "
                                   "a trained size and range only)")
     log_prob: float | None
-    provenance: str = Field(description="transformer, transformer-untrained-size, transformer-untrained-range, "
-                                        "model-output-invalid, model-unavailable")
+    provenance: str = Field(description="transformer, transformer-untrained-size, model-output-invalid, "
+                                        "model-unavailable")
     provenance_detail: str
     decode_ms: float | None
     timing_ms: Timing

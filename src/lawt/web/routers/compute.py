@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.concurrency import run_in_threadpool
 
-from lawt.solver import MODEL_ERROR, UNAVAILABLE, Answer
+from lawt.solver import UNAVAILABLE, Answer
 from lawt.web.jsonbody import StrictJSONRoute
 from lawt.web.schemas import ComputeRequest, ComputeResponse, problems
 from lawt.web.services import ServicesDep
@@ -32,15 +32,13 @@ def json_safe(value: Any) -> Any:
 async def compute(problem: ComputeRequest, svc: ServicesDep) -> dict:
     """Answer with the operation's transformer and the exact solver; ``provenance`` says where the answer came from.
 
-    Values the model's encoding cannot represent are refused with 422 rather than answered without the model.
+    Operands are read scaled by powers of ten into the range the model was trained on (``scaled_by``); input
+    that no operation can take (shape, symmetry, count) is refused with 422.
     """
     try:
         answer: Answer = await svc.pool.run(svc.calculator.solve, problem.operation, problem.operands, problem.beam)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    if answer.provenance == MODEL_ERROR:
-        raise HTTPException(status_code=422, detail=f"values outside the {answer.operation} model's range: "
-                                                    f"{answer.provenance_detail}")
     if answer.provenance == UNAVAILABLE:
         answer.provenance_detail = f"model unavailable: {svc.public_reason(answer.provenance_detail)}"
     await run_in_threadpool(svc.store.count_computation, answer.operation)

@@ -6,7 +6,6 @@ import { fmt } from "./format.js";
 const PROVENANCE = {
   transformer: ["ok", "Computed by the transformer"],
   "transformer-untrained-size": ["warn", "Computed by the transformer, on a size it was not trained on"],
-  "transformer-untrained-range": ["warn", "Computed by the transformer, on values outside its training range"],
   "model-output-invalid": ["warn", "The transformer answered, but its output does not decode to an answer"],
   "model-unavailable": ["bad", "No transformer answer; only the exact answer is shown"],
 };
