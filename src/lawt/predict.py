@@ -48,6 +48,7 @@ def predict(model: Seq2Seq, codec: Codec, op: Operation, operands: list[torch.Te
                       decode_seconds=time.perf_counter() - start, operand_powers=scaled.operand_powers,
                       answer_powers=scaled.answer_powers)
 
+
 def errors(op: Operation, operands: list[torch.Tensor], prediction: Prediction,
            singular: torch.Tensor | None) -> torch.Tensor:
     """Error per problem: the paper's metric; inf when the output did not decode or the verdict is wrong.
