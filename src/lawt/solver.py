@@ -230,17 +230,17 @@ class Calculator:
         answer.scaled_by = [-int(p[0]) for p in prediction.operand_powers]
         answer.provenance_detail = answer.provenance_detail or PROVENANCE_TEXT[answer.provenance]
         if any(answer.scaled_by):
-            answer.provenance_detail += (f"; it read the operands times {_powers(answer.scaled_by)} (their largest "
-                                         "entries brought into [1, 10], as in training; exact) and its answer was "
-                                         "scaled back")
+            answer.provenance_detail += (f"; it read the operands multiplied by {_powers(answer.scaled_by)} (which "
+                                         "brings their largest entries into [1, 10], as in training; exact) and its "
+                                         "answer was scaled back")
         if answer.provenance == TRANSFORMER and beam == 1:
             answer.calibration = calibration_for(loaded.card, answer.confidence_per_number,
                                                  TYPED if typed_entries(tensors) else None)
 
 
 def _powers(exponents: list[int]) -> str:
-    """``[-2, 0]`` as ``"10^-2 and 1"``."""
-    return " and ".join("1" if e == 0 else f"10^{e}" for e in exponents)
+    """``[-2, 0]`` as ``"10^-2 and 10^0"``, one power per operand."""
+    return " and ".join(f"10^{e}" for e in exponents)
 
 
 def typed_entries(tensors: list[torch.Tensor]) -> bool:
