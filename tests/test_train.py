@@ -17,7 +17,7 @@ from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
 from lawt.ops import get_operation
-from lawt.train import TrainConfig, learning_rate, record_stage, schedule_at, train
+from lawt.train import TrainConfig, learning_rate, record_stage, rows_only_zero_uses, schedule_at, train
 from lawt.zoo import WEIGHTS, load_model, read_card, sha256
 
 
@@ -530,6 +530,23 @@ def test_trainable_trains_only_the_named_parameters(full_run: tuple[dict, Path],
     with pytest.raises(ValueError, match="no parameter starts with encoders"):
         train(TrainConfig(**{**settings, "out_dir": str(tmp_path / "bad"), "trainable": "encoders"}),
               show_progress=False)
+
+
+def test_zero_rows_trains_only_the_embedding_rows_a_zero_alone_uses(full_run: tuple[dict, Path],
+                                                                    tmp_path: Path) -> None:
+    """With ``zero_rows``, typed batches (which hold zeros) move the input embedding rows of a zero's leading
+    digit and exponent and nothing else: every other number is read exactly as before."""
+    start = full_run[1] / "last"
+    settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "init_from": str(start), "steps": 5,
+                "typed_share": 1.0, "zero_rows": True}
+    run = train(TrainConfig(**settings), show_progress=False)
+    before, after = load_model(start), load_model(run / "last").model.state_dict()
+    zero_rows = rows_only_zero_uses(before.model, before.codec)
+    assert len(zero_rows) == 2  # the leading digit 0 and the exponent of 0
+    moved = {name for name, value in before.model.state_dict().items() if not torch.equal(value, after[name])}
+    assert moved == {"src_embed.table.weight"}
+    changed = (before.model.state_dict()["src_embed.table.weight"] != after["src_embed.table.weight"]).any(1)
+    assert changed.nonzero().flatten().tolist() == zero_rows.tolist()
 
 
 def test_a_run_started_from_an_unshipped_run_keeps_that_run_s_curve(full_run: tuple[dict, Path],

@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from lawt.curves import curve_as_json, model_curve
 from lawt.data import BatchSampler, parse_focus, parse_sizes
-from lawt.encodings import make_codec
+from lawt.encodings import Codec, make_codec
 from lawt.evaluate import accuracy_table, table_score
 from lawt.hardware import autocast, bf16_is_fast, process_device, resolve_precision
 from lawt.model import Seq2Seq, check_architecture
+from lawt.numbers import round_sig3
 from lawt.ops import get_operation
 from lawt.ops.base import TYPED
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
@@ -74,6 +75,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 for width >= 256 on bf16 hardware, else fp32), fp32 or bf16
     init_from: str = ""  # a shipped model folder to start from (weights only)
     trainable: str = ""  # comma-separated parameter-name prefixes to train, e.g. "src_embed,heads"; empty: all
+    zero_rows: bool = False  # train only the input embedding rows that a zero uses and no training number does
     out_dir: str = "runs/default"
     # Schedules a resumed run trained under before its settings changed: [{"until_step": N, <schedule>}].
     earlier: list[dict] = field(default_factory=list)
@@ -262,6 +264,33 @@ def freeze_all_but(model: torch.nn.Module, trainable: str) -> None:
         parameter.requires_grad_(name.startswith(prefixes))
 
 
+def rows_only_zero_uses(model: Seq2Seq, codec: Codec) -> torch.Tensor:
+    """Indices of the input embedding table's rows that an entry 0 uses and no number of the training range
+    does (uniform entries of [-10, 10] and the whole numbers there): rows a model trained without zeros never
+    learnt, which can be trained without changing how it reads any other number."""
+    def rows(values: torch.Tensor) -> set[int]:
+        fields = codec.encode_operands([values.view(-1, 1, 1)])
+        return set((fields + model.src_embed.offsets[:fields.shape[-1]]).flatten().tolist())
+
+    uniform = torch.rand(20_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 20 - 10
+    whole = torch.tensor([x for x in range(-10, 11) if x], dtype=torch.float64)
+    only_zero = rows(torch.zeros(1, dtype=torch.float64)) - rows(torch.cat([round_sig3(uniform), whole]))
+    return torch.tensor(sorted(only_zero), dtype=torch.long)
+
+
+def train_only_zero_rows(model: Seq2Seq, codec: Codec) -> list[torch.nn.Parameter]:
+    """Freeze everything but the input embedding rows of :func:`rows_only_zero_uses` (the other rows' gradients
+    are masked to zero); returns the table, which must be trained without weight decay so that its other rows
+    stay exactly as they are."""
+    table = model.src_embed.table.weight
+    mask = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
+    mask[rows_only_zero_uses(model, codec)] = 1.0
+    for parameter in model.parameters():
+        parameter.requires_grad_(parameter is table)
+    table.register_hook(lambda grad: grad * mask)
+    return [table]
+
+
 def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     """Train (or resume) a run; returns the run folder."""
     ddp = Distributed()
@@ -289,8 +318,9 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         started_from = json.loads(record.read_text()) if record.exists() else start_record(Path(cfg.init_from))
     model.to(device)
     freeze_all_but(model, cfg.trainable)
-    decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
-    no_decay = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
+    undecayed = {id(p) for p in train_only_zero_rows(model, codec)} if cfg.zero_rows else set()
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad and id(p) not in undecayed]
+    no_decay = [p for p in model.parameters() if (p.dim() < 2 or id(p) in undecayed) and p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98),
                                   fused=True)  # one pass over each tensor instead of six
