@@ -236,8 +236,9 @@ def _starts(chain: list[Recipe], shown: set[str]) -> str:
     if not parts:
         return ""
     own = chain[-1].settings
+    zero = " It trains only the input embedding rows of a zero (`zero_rows`)." if own.get("zero_rows") else ""
     return "".join(parts) + (f" This run: {own['stop_step']:,} steps, lr {own['lr']:g} after "
-                             f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.")
+                             f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.{zero}")
 
 
 def _drawn_more(schedule: dict, shown: set[str]) -> str:
