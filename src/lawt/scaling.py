@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 
-from lawt.numbers import round_sig3
 from lawt.ops.base import COEFF, Operation
 
 OPERAND_SCALING = "each operand's largest entry brought into [1, 10] by a power of ten"  # as cards record it
@@ -24,7 +23,15 @@ OPERAND_SCALING = "each operand's largest entry brought into [1, 10] by a power 
 def power_of_ten(x: torch.Tensor) -> torch.Tensor:
     """Per matrix of ``x`` [B, r, c], the integer p (float64 [B]) for which the largest entry magnitude
     times 10^-p lies in [1, 10]: 0 when it already does, and for a matrix of zeros."""
-    largest = x.abs().flatten(1).amax(1).to(torch.float64)
+    return _power_for(_largest(x))
+
+
+def _largest(x: torch.Tensor) -> torch.Tensor:
+    """The largest entry magnitude of each matrix of ``x`` [B, r, c], float64 [B]."""
+    return x.abs().flatten(1).amax(1).to(torch.float64)
+
+
+def _power_for(largest: torch.Tensor) -> torch.Tensor:
     exponent = torch.log10(largest.clamp(min=1e-300))
     below = torch.floor(exponent)  # largest < 1: scaled up into [1, 10)
     above = torch.ceil(exponent) - 1  # largest > 10: scaled down into (1, 10]
@@ -51,14 +58,14 @@ class Scaled:
 
 def scale_operands(op: Operation, operands: list[torch.Tensor]) -> Scaled:
     """Scale each operand by the power of ten that brings its largest entry into [1, 10]; an operation with
-    ``common_scale`` scales all its operands by one power, that of the operand with the largest entry."""
+    ``common_scale`` scales all its operands by one power, that of the operand with the largest entry. The
+    scaled entries are not rounded again: the codec writes every number with three significant digits."""
     if op.common_scale:
-        largest = torch.stack([x.abs().flatten(1).amax(1) for x in operands], 1).amax(1)
-        shared = power_of_ten(largest[:, None, None])
+        shared = _power_for(torch.stack([_largest(x) for x in operands]).amax(0))
         powers, degree_powers = [shared] * len(operands), [shared]
     else:
         powers = degree_powers = [power_of_ten(x) for x in operands]
-    scaled = [round_sig3(times_power_of_ten(x, -p)) for x, p in zip(operands, powers, strict=True)]
+    scaled = [times_power_of_ten(x, -p) for x, p in zip(operands, powers, strict=True)]
     answer_powers = [sum((d * p for d, p in zip(degrees, degree_powers, strict=True)), torch.zeros_like(powers[0]))
                      for degrees in op.answer_degrees]
     return Scaled(scaled, powers, answer_powers)

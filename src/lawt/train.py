@@ -26,7 +26,6 @@ from lawt.encodings import Codec, make_codec
 from lawt.evaluate import accuracy_table, table_score
 from lawt.hardware import autocast, bf16_is_fast, process_device, resolve_precision
 from lawt.model import Seq2Seq, check_architecture
-from lawt.numbers import round_sig3
 from lawt.ops import get_operation
 from lawt.ops.base import TYPED
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
@@ -274,21 +273,20 @@ def rows_only_zero_uses(model: Seq2Seq, codec: Codec) -> torch.Tensor:
 
     uniform = torch.rand(20_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 20 - 10
     whole = torch.tensor([x for x in range(-10, 11) if x], dtype=torch.float64)
-    only_zero = rows(torch.zeros(1, dtype=torch.float64)) - rows(torch.cat([round_sig3(uniform), whole]))
+    only_zero = rows(torch.zeros(1, dtype=torch.float64)) - rows(torch.cat([uniform, whole]))  # the codec rounds
     return torch.tensor(sorted(only_zero), dtype=torch.long)
 
 
-def train_only_zero_rows(model: Seq2Seq, codec: Codec) -> list[torch.nn.Parameter]:
+def train_only_zero_rows(model: Seq2Seq, codec: Codec) -> None:
     """Freeze everything but the input embedding rows of :func:`rows_only_zero_uses` (the other rows' gradients
-    are masked to zero); returns the table, which must be trained without weight decay so that its other rows
-    stay exactly as they are."""
+    are masked to zero). The table must then be trained without weight decay, so that its other rows stay
+    exactly as they are."""
     table = model.src_embed.table.weight
     mask = torch.zeros(table.shape[0], 1, dtype=table.dtype, device=table.device)
     mask[rows_only_zero_uses(model, codec)] = 1.0
     for parameter in model.parameters():
         parameter.requires_grad_(parameter is table)
     table.register_hook(lambda grad: grad * mask)
-    return [table]
 
 
 def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
@@ -318,10 +316,12 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         started_from = json.loads(record.read_text()) if record.exists() else start_record(Path(cfg.init_from))
     model.to(device)
     freeze_all_but(model, cfg.trainable)
-    undecayed = {id(p) for p in train_only_zero_rows(model, codec)} if cfg.zero_rows else set()
-    decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad and id(p) not in undecayed]
-    no_decay = [p for p in model.parameters() if (p.dim() < 2 or id(p) in undecayed) and p.requires_grad]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+    if cfg.zero_rows:
+        train_only_zero_rows(model, codec)
+    decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
+    no_decay = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
+    weight_decay = 0.0 if cfg.zero_rows else cfg.weight_decay  # zero rows: the table's other rows must not shrink
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98),
                                   fused=True)  # one pass over each tensor instead of six
     sampler = BatchSampler(op, codec, sizes, cfg.distribution, cfg.groups, seed=cfg.seed * 1000 + ddp.rank,
