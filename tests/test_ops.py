@@ -462,3 +462,30 @@ def test_typed_problems_are_seeded_and_not_for_the_inverse() -> None:
     assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
     with pytest.raises(ValueError, match="unknown distribution 'typed'"):
         OPERATIONS["inverse"].generate(2, (3,), torch.Generator(), TYPED)
+
+
+@pytest.mark.parametrize(("name", "dims"), [("matvec", (1, 5)), ("matvec", (4, 2)), ("product", (1, 3, 1)),
+                                            ("product", (3, 4, 2))])
+def test_cancelling_rows_answer_a_tenth_of_their_terms_or_less(name: str, dims: Dims) -> None:
+    """The cancelling draw is the uniform one with about half the rows of A changed in one entry each, so that the
+    row's dot product with a column of B is at most a tenth of Σ|a_iq b_qj| (uniform rows seldom are)."""
+    op = OPERATIONS[name]
+    plain = op.generate(2000, dims, torch.Generator().manual_seed(3))
+    a, b = op.generate(2000, dims, torch.Generator().manual_seed(3), "cancelling").operands
+    assert torch.equal(b, plain.operands[1]) and bool((a.abs() <= 10).all())
+    entries_changed = (a != plain.operands[0]).sum(2)
+    assert int(entries_changed.max()) == 1
+    changed = entries_changed == 1
+    assert 0.35 < float(changed.double().mean()) < 0.53  # half chosen, some cannot reach
+    ratio = ((a @ b).abs() / (a.unsqueeze(3) * b.unsqueeze(1)).abs().sum(2)).amin(2)  # per row, its best column
+    assert bool((ratio[changed] < 0.115).all()), ratio[changed].max()  # ρ / (1 − ρ) at most
+    assert float((ratio[changed] < 0.01).double().mean()) > 0.4  # ρ is log-uniform on [1e-3, 1e-1]
+    assert float((ratio[~changed] < 0.115).double().mean()) < 0.4
+
+
+def test_cancelling_leaves_a_single_column_alone() -> None:
+    """With one column, a row's dot product is one term: nothing can cancel, and nothing changes."""
+    op = OPERATIONS["matvec"]
+    plain = op.generate(50, (4, 1), torch.Generator().manual_seed(1))
+    hard = op.generate(50, (4, 1), torch.Generator().manual_seed(1), "cancelling")
+    assert all(torch.equal(x, y) for x, y in zip(plain.operands, hard.operands, strict=True))

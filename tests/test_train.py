@@ -153,7 +153,7 @@ def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run
     assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
                                     "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0,
                                     "weight_decay": first.weight_decay, "focus_sizes": "", "focus_share": 0.0,
-                                    "typed_share": 0.0}]
+                                    "typed_share": 0.0, "hard_share": 0.0}]
     assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
     lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
     assert lr[5] == learning_rate(first, 4)
@@ -515,6 +515,34 @@ def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.M
 def test_a_typed_share_that_cannot_be_trained_is_refused(operation: str, share: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(operation=operation, typed_share=share).check()
+
+
+def test_hard_share_draws_the_operations_hard_problems(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With typed and hard shares, about those shares of the groups are typed and cancelling, the rest uniform."""
+    op, seen = get_operation("matvec"), []
+    original = type(op).generate
+
+    def spy(self: object, batch: int, dims: tuple, gen: torch.Generator, distribution: str = "") -> object:
+        seen.append(distribution)
+        return original(self, batch, dims, gen, distribution)
+
+    monkeypatch.setattr(type(op), "generate", spy)
+    sampler = BatchSampler(op, make_codec("entry"), [(1, 3)], groups=4, seed=0)
+    sampler.typed_share, sampler.hard_share = 0.2, 0.4
+    for _ in range(100):
+        sampler.batch(16)
+    assert set(seen) == {"", "typed", "cancelling"}
+    assert 0.12 < seen.count("typed") / len(seen) < 0.28 and 0.32 < seen.count("cancelling") / len(seen) < 0.48
+
+
+@pytest.mark.parametrize(("operation", "typed", "hard", "message"),
+                         [("sum", 0.0, 0.2, "sum has no hard distribution"),
+                          ("matvec", 0.6, 0.5, "between 0 and 1 less the typed share"),
+                          ("product", 0.0, -0.1, "between 0 and 1 less the typed share")])
+def test_a_hard_share_that_cannot_be_trained_is_refused(operation: str, typed: float, hard: float,
+                                                        message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(operation=operation, typed_share=typed, hard_share=hard).check()
 
 
 def test_trainable_trains_only_the_named_parameters(full_run: tuple[dict, Path], tmp_path: Path) -> None:

@@ -44,7 +44,8 @@ class BatchSampler:
     With ``curriculum_steps``, the largest dimension allowed grows linearly from the smallest to the
     largest over that many steps. With ``focus_share``, that share of the sizes drawn come from ``focus``
     (the open ones among them), so sizes a model gets wrong can be trained more often. With ``typed_share``,
-    that share of the groups are ``typed`` problems (whole numbers, zeros: what people type).
+    that share of the groups are ``typed`` problems (whole numbers, zeros: what people type); with
+    ``hard_share``, that share come from the operation's hard distribution (answers that nearly cancel).
     """
 
     def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
@@ -57,6 +58,7 @@ class BatchSampler:
         self.focus: list[int] = []
         self.focus_share = 0.0
         self.typed_share = 0.0
+        self.hard_share = 0.0
 
     def set_focus(self, spec: str, share: float) -> None:
         """Draw ``share`` of the sizes from the sizes ``spec`` names (a subset), the rest from all of them."""
@@ -88,9 +90,15 @@ class BatchSampler:
         return collate(encoded)
 
     def group_distribution(self) -> str:
-        """The distribution of the next group: ``typed`` for ``typed_share`` of them (no draw without)."""
-        if self.typed_share and torch.rand(1, generator=self.gen).item() < self.typed_share:
+        """The distribution of the next group: ``typed`` for ``typed_share`` of them, the operation's hard one
+        for ``hard_share`` (no random draw without either)."""
+        if not (self.typed_share or self.hard_share):
+            return self.distribution
+        draw = torch.rand(1, generator=self.gen).item()
+        if draw < self.typed_share:
             return TYPED
+        if draw < self.typed_share + self.hard_share:
+            return self.op.hard_distribution
         return self.distribution
 
     def pick(self, groups: int, step: int) -> list[int]:

@@ -242,15 +242,17 @@ def _starts(chain: list[Recipe], shown: set[str]) -> str:
 
 
 def _drawn_more(schedule: dict, shown: set[str]) -> str:
-    """The sizes a schedule drew more often and the share of typed batches, if any. A size list already in
+    """The sizes a schedule drew more often and the shares of typed and hard batches, if any. A size list already in
     ``shown`` is referred back to rather than written out again; one written here is added to it."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
+    hard = schedule.get("hard_share", 0.0)
     focus = schedule.get("focus_sizes", "")
     sizes = "the same sizes as above" if focus in shown else f"sizes `{focus}`"
     if share:
         shown.add(focus)
     parts = [f"{share:.0%} of batches from {sizes}" if share else "",
-             f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else ""]
+             f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else "",
+             f"{hard:.0%} of batches from the operation's hard distribution" if hard else ""]
     return "; ".join(part for part in parts if part)
 
 

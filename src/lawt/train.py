@@ -66,6 +66,7 @@ class TrainConfig:
     focus_sizes: str = ""  # sizes (a subset of ``sizes``) to draw ``focus_share`` of the batches from
     focus_share: float = 0.0
     typed_share: float = 0.0  # share of the batches with typed entries (whole numbers, zeros; not the inverse)
+    hard_share: float = 0.0  # share of the batches from the operation's hard distribution (e.g. cancelling)
     eval_every: int = 500
     eval_problems: int = 500
     checkpoint_every: int = 200
@@ -101,6 +102,10 @@ class TrainConfig:
             raise ValueError(f"typed share must be between 0 and 1, not {self.typed_share}")
         if self.typed_share and not op.typed_inputs:
             raise ValueError(f"{op.name} has no typed problems: its own distributions cover integer matrices")
+        if not 0.0 <= self.hard_share <= 1.0 - self.typed_share:
+            raise ValueError(f"hard share must be between 0 and 1 less the typed share, not {self.hard_share}")
+        if self.hard_share and not op.hard_distribution:
+            raise ValueError(f"{op.name} has no hard distribution to draw more often")
         resolve_precision(self.precision, torch.device("cpu"))
         if self.trainable:
             freeze_all_but(self.build_model(), self.trainable)
@@ -115,7 +120,7 @@ class TrainConfig:
 
 
 SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay", "focus_sizes",
-                   "focus_share", "typed_share")
+                   "focus_share", "typed_share", "hard_share")
 
 
 def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
@@ -386,6 +391,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
             group["lr"] = lr
         optimizer.param_groups[0]["weight_decay"] = schedule.weight_decay  # the decayed group
         sampler.curriculum_steps, sampler.typed_share = schedule.curriculum_steps, schedule.typed_share
+        sampler.hard_share = schedule.hard_share
         if (schedule.focus_sizes, schedule.focus_share) != focus:
             focus = schedule.focus_sizes, schedule.focus_share
             sampler.set_focus(*focus)

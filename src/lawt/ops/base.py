@@ -44,6 +44,9 @@ class Operation(ABC):
     # every operand gets one power p and each part has one degree, of p.
     answer_degrees: tuple[tuple[int, ...], ...] = ((1,),)
     common_scale: bool = False
+    # One of ``distributions`` holding problems the first one rarely draws and models get wrong, which
+    # training can draw more often (``hard_share``); empty if the operation has none.
+    hard_distribution: str = ""
 
     # ------------------------------------------------------------------ sizes
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
@@ -155,6 +158,37 @@ def typed(operands: list[torch.Tensor], gen: torch.Generator) -> list[torch.Tens
     for x in operands:
         x = torch.where(non_negative, x.abs(), x)
         out.append(torch.where(x.abs() < cut, 0.0, x.round()))
+    return out
+
+
+def cancelling(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, share: float = 0.5) -> torch.Tensor:
+    """``a`` [B, m, k] with about ``share`` of its rows changed in one entry so that the row's dot product
+    with a random column of ``b`` [B, k, n] nearly cancels: the answer's magnitude becomes about ρ · Σ|a_iq b_qj|
+    with ρ log-uniform on [1e-3, 1e-1] (rounding the new entry to three digits moves it a little). The entry
+    changed is the one the largest partner multiplies, so that the change needed is smallest. Uniform
+    rows cancel that much only a few times in a hundred, yet such answers are where a model's misses
+    concentrate: they need its arithmetic precise to a thousandth of the terms. A row is left as it was
+    where the entry needed falls outside [−COEFF, COEFF], and every row when k = 1 (nothing to cancel)."""
+    batch, m, k = a.shape
+    if k == 1:
+        return a
+    col = torch.randint(b.shape[2], (batch, m), generator=gen)
+    column_of_row = b.gather(2, col[:, None, :].expand(batch, k, m)).transpose(1, 2)  # [B, m, k]: b_q,col(i)
+    at = column_of_row.abs().argmax(2)  # the entry to change: the one its largest partner multiplies
+    terms = a * column_of_row
+    ratio = 10.0 ** (torch.rand(batch, m, generator=gen, dtype=torch.float64) * 2 - 3)
+    sign = torch.where(torch.rand(batch, m, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+    changed_term = terms.gather(2, at[..., None])[..., 0]
+    others = terms.sum(2) - changed_term
+    # Σ|terms| once the entry has changed: the new term is about −others.
+    target = sign * ratio * (terms.abs().sum(2) - changed_term.abs() + others.abs())
+    pivot = column_of_row.gather(2, at[..., None])[..., 0]
+    entry = round_sig3((target - others) / torch.where(pivot == 0, 1.0, pivot))
+    chosen = torch.rand(batch, m, generator=gen) < share
+    change = chosen & (pivot != 0) & (entry.abs() <= COEFF)
+    out = a.clone()
+    problem, row = change.nonzero(as_tuple=True)
+    out[problem, row, at[problem, row]] = entry[problem, row]
     return out
 
 

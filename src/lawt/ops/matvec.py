@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import Dims, OperandError, Operation, Problems, relative_l1, uniform
+from lawt.ops.base import Dims, OperandError, Operation, Problems, cancelling, relative_l1, uniform
 
 
 class MatVec(Operation):
@@ -13,6 +13,8 @@ class MatVec(Operation):
     title = "Matrix–vector product A·v"
     n_operands = 2
     answer_degrees = ((1, 1),)
+    distributions = ("uniform", "cancelling")  # cancelling: half the rows of A nearly orthogonal to v
+    hard_distribution = "cancelling"
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1]), (dims[1], 1)]
@@ -28,7 +30,8 @@ class MatVec(Operation):
         return dims
 
     def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
-        return Problems([uniform(batch, dims[0], dims[1], gen), uniform(batch, dims[1], 1, gen)])
+        a, v = uniform(batch, dims[0], dims[1], gen), uniform(batch, dims[1], 1, gen)
+        return Problems([cancelling(a, v, gen) if distribution == "cancelling" else a, v])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         return [operands[0] @ operands[1]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import MAX_DIM, Shape
-from lawt.ops.base import Dims, OperandError, Operation, Problems, relative_l1, uniform
+from lawt.ops.base import Dims, OperandError, Operation, Problems, cancelling, relative_l1, uniform
 
 
 class Product(Operation):
@@ -13,6 +13,8 @@ class Product(Operation):
     title = "Matrix product A·B"
     n_operands = 2
     answer_degrees = ((1, 1),)
+    distributions = ("uniform", "cancelling")  # cancelling: half the rows of A nearly orthogonal to a column of B
+    hard_distribution = "cancelling"
 
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
         r = range(1, max_dim + 1)
@@ -42,7 +44,8 @@ class Product(Operation):
 
     def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
         m, k, n = dims
-        return Problems([uniform(batch, m, k, gen), uniform(batch, k, n, gen)])
+        a, b = uniform(batch, m, k, gen), uniform(batch, k, n, gen)
+        return Problems([cancelling(a, b, gen) if distribution == "cancelling" else a, b])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         return [operands[0] @ operands[1]]
