@@ -489,3 +489,16 @@ def test_cancelling_leaves_a_single_column_alone() -> None:
     plain = op.generate(50, (4, 1), torch.Generator().manual_seed(1))
     hard = op.generate(50, (4, 1), torch.Generator().manual_seed(1), "cancelling")
     assert all(torch.equal(x, y) for x, y in zip(plain.operands, hard.operands, strict=True))
+
+
+def test_cancelling_sums_put_nearly_minus_a_in_about_half_of_b() -> None:
+    """The cancelling sum is the uniform one with about half the entries of B replaced by −A(1 ± ρ), ρ ≤ 0.3:
+    those entries of A + B are at most a fifth of |a| + |b|, and a hundredth or less for about a third of them."""
+    op = OPERATIONS["sum"]
+    plain = op.generate(2000, (2, 3), torch.Generator().manual_seed(0))
+    a, b = op.generate(2000, (2, 3), torch.Generator().manual_seed(0), "cancelling").operands
+    assert torch.equal(a, plain.operands[0]) and bool((b.abs() <= 10).all())
+    changed = b != plain.operands[1]
+    assert 0.45 < float(changed.double().mean()) < 0.55
+    ratio = ((a + b).abs() / (a.abs() + b.abs()))[changed]
+    assert float(ratio.max()) < 0.2 and 0.25 < float((ratio <= 0.01).double().mean()) < 0.6

@@ -536,7 +536,7 @@ def test_hard_share_draws_the_operations_hard_problems(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize(("operation", "typed", "hard", "message"),
-                         [("sum", 0.0, 0.2, "sum has no hard distribution"),
+                         [("transpose", 0.0, 0.2, "transpose has no hard distribution"),
                           ("matvec", 0.6, 0.5, "between 0 and 1 less the typed share"),
                           ("product", 0.0, -0.1, "between 0 and 1 less the typed share")])
 def test_a_hard_share_that_cannot_be_trained_is_refused(operation: str, typed: float, hard: float,

@@ -161,6 +161,17 @@ def typed(operands: list[torch.Tensor], gen: torch.Generator) -> list[torch.Tens
     return out
 
 
+def log_uniform(shape: tuple[int, ...], low: float, high: float, gen: torch.Generator) -> torch.Tensor:
+    """float64 numbers whose logarithm is uniform between those of ``low`` and ``high``."""
+    u = torch.rand(shape, generator=gen, dtype=torch.float64)
+    return low * (high / low) ** u
+
+
+def random_signs(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    """float64 ±1, each with probability one half."""
+    return torch.where(torch.rand(shape, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+
+
 def cancelling(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, share: float = 0.5) -> torch.Tensor:
     """``a`` [B, m, k] with about ``share`` of its rows changed in one entry so that the row's dot product
     with a random column of ``b`` [B, k, n] nearly cancels: the answer's magnitude becomes about ρ · Σ|a_iq b_qj|
@@ -176,8 +187,8 @@ def cancelling(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, share: fl
     column_of_row = b.gather(2, col[:, None, :].expand(batch, k, m)).transpose(1, 2)  # [B, m, k]: b_q,col(i)
     at = column_of_row.abs().argmax(2)  # the entry to change: the one its largest partner multiplies
     terms = a * column_of_row
-    ratio = 10.0 ** (torch.rand(batch, m, generator=gen, dtype=torch.float64) * 2 - 3)
-    sign = torch.where(torch.rand(batch, m, generator=gen) < 0.5, -1.0, 1.0).to(torch.float64)
+    ratio = log_uniform((batch, m), 1e-3, 1e-1, gen)
+    sign = random_signs((batch, m), gen)
     changed_term = terms.gather(2, at[..., None])[..., 0]
     others = terms.sum(2) - changed_term
     # Σ|terms| once the entry has changed: the new term is about −others.

@@ -5,7 +5,28 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import Dims, OperandError, Operation, Problems, relative_l1, uniform
+from lawt.numbers import round_sig3
+from lawt.ops.base import (
+    COEFF,
+    Dims,
+    OperandError,
+    Operation,
+    Problems,
+    log_uniform,
+    random_signs,
+    relative_l1,
+    uniform,
+)
+
+
+def nearly_opposite(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, share: float = 0.5) -> torch.Tensor:
+    """``b`` with about ``share`` of its entries replaced by −a·(1 ± ρ), ρ log-uniform on [1e-3, 0.3] (rounded to
+    three digits, and within [−COEFF, COEFF]): sums that nearly cancel, such as 4.07 − 4.08, whose answer needs
+    every digit right. Uniform entries cancel that closely a few times in a hundred."""
+    rho, sign = log_uniform(a.shape, 1e-3, 0.3, gen), random_signs(a.shape, gen)
+    factor = torch.where((a * (1 + sign * rho)).abs() > COEFF, 1 - rho, 1 + sign * rho)
+    chosen = torch.rand(a.shape, generator=gen) < share
+    return torch.where(chosen, round_sig3(-a * factor), b)
 
 
 class Sum(Operation):
@@ -13,6 +34,8 @@ class Sum(Operation):
     title = "Sum A + B"
     n_operands = 2
     common_scale = True  # A + B scales only when both operands scale alike
+    distributions = ("uniform", "cancelling")  # cancelling: half the entries of B nearly −A
+    hard_distribution = "cancelling"
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1])] * 2
@@ -28,7 +51,8 @@ class Sum(Operation):
         return dims
 
     def draw(self, batch: int, dims: Dims, gen: torch.Generator, distribution: str) -> Problems:
-        return Problems([uniform(batch, dims[0], dims[1], gen), uniform(batch, dims[0], dims[1], gen)])
+        a, b = uniform(batch, dims[0], dims[1], gen), uniform(batch, dims[0], dims[1], gen)
+        return Problems([a, nearly_opposite(a, b, gen) if distribution == "cancelling" else b])
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
         return [operands[0] + operands[1]]
