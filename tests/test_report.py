@@ -157,10 +157,11 @@ def test_reproduce_names_the_stages_a_resumed_run_trained_in(tmp_path: Path) -> 
             "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in text
 
 
-def test_reproduce_names_the_share_of_typed_batches(tmp_path: Path) -> None:
+def test_reproduce_names_the_shares_of_typed_and_hard_batches(tmp_path: Path) -> None:
     text, _ = reproduce_text(tmp_path, lambda training: training["recipe"].update(
-        focus_sizes="1x1", focus_share=0.5, typed_share=0.25))
-    assert "50% of batches from sizes `1x1`; 25% of batches typed (whole numbers, zeros)." in text
+        operation="sum", focus_sizes="1x1", focus_share=0.5, typed_share=0.25, hard_share=0.3))
+    assert ("50% of batches from sizes `1x1`; 25% of batches typed (whole numbers, zeros); 30% of batches "
+            "`cancelling` (answers that nearly cancel).") in text
 
 
 def test_reproduce_names_the_sizes_a_stage_drew_more_often(tmp_path: Path) -> None:

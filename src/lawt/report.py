@@ -241,18 +241,19 @@ def _starts(chain: list[Recipe], shown: set[str]) -> str:
                              f"{own['warmup_steps']:,} warm-up steps, weight decay {own['weight_decay']:g}.{zero}")
 
 
-def _drawn_more(schedule: dict, shown: set[str]) -> str:
+def _drawn_more(schedule: dict, shown: set[str], hard: str) -> str:
     """The sizes a schedule drew more often and the shares of typed and hard batches, if any. A size list already in
-    ``shown`` is referred back to rather than written out again; one written here is added to it."""
+    ``shown`` is referred back to rather than written out again; one written here is added to it. ``hard`` names
+    the operation's hard distribution."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
-    hard = schedule.get("hard_share", 0.0)
+    hard_share = schedule.get("hard_share", 0.0)
     focus = schedule.get("focus_sizes", "")
     sizes = "the same sizes as above" if focus in shown else f"sizes `{focus}`"
     if share:
         shown.add(focus)
     parts = [f"{share:.0%} of batches from {sizes}" if share else "",
              f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else "",
-             f"{hard:.0%} of batches from the operation's hard distribution" if hard else ""]
+             f"{hard_share:.0%} of batches `{hard}` (answers that nearly cancel)" if hard_share else ""]
     return "; ".join(part for part in parts if part)
 
 
@@ -261,13 +262,14 @@ def _stages(recipe: dict, shown: set[str]) -> str:
     # A stage recorded before weight decay was a schedule setting ran with the recipe's.
     stages = [{"weight_decay": recipe["weight_decay"], **s} for s in recipe.get("earlier", [])]
     stages.append({**recipe, "until_step": None})
+    hard = OPERATIONS[recipe["operation"]].hard_distribution
     if len(stages) == 1:
-        drawn = _drawn_more(recipe, shown)
+        drawn = _drawn_more(recipe, shown, hard)
         return f" {drawn}." if drawn else ""
     decay_changed = len({s["weight_decay"] for s in stages}) > 1
     parts = []
     for s in stages:
-        drawn = _drawn_more(s, shown)
+        drawn = _drawn_more(s, shown, hard)
         parts.append(f"the schedule of {s['steps']:,} steps (curriculum {s['curriculum_steps']:,}, lr {s['lr']:g}"
                      + (f", weight decay {s['weight_decay']:g}" if decay_changed else "")
                      + (f", {drawn}" if drawn else "") + ")"
