@@ -16,7 +16,7 @@ import lawt.train
 from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
-from lawt.ops import get_operation
+from lawt.ops import Operation, get_operation
 from lawt.train import TrainConfig, learning_rate, record_stage, rows_only_zero_uses, schedule_at, train
 from lawt.zoo import WEIGHTS, load_model, read_card, sha256
 
@@ -490,9 +490,9 @@ def test_bf16_on_hardware_without_it_is_named_when_training_starts(full_run: tup
     assert "bf16 is emulated" in capsys.readouterr().err
 
 
-def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No typed problems without a share (and no extra random draw); about that share of the groups with one."""
-    op, seen = get_operation("sum"), []
+def distributions_drawn(monkeypatch: pytest.MonkeyPatch, op: Operation) -> list[str]:
+    """The list that each problem draw of ``op`` from now on appends its distribution to."""
+    seen: list[str] = []
     original = type(op).generate
 
     def spy(self: object, batch: int, dims: tuple, gen: torch.Generator, distribution: str = "") -> object:
@@ -500,6 +500,13 @@ def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.M
         return original(self, batch, dims, gen, distribution)
 
     monkeypatch.setattr(type(op), "generate", spy)
+    return seen
+
+
+def test_typed_share_mixes_typed_problems_into_the_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No typed problems without a share (and no extra random draw); about that share of the groups with one."""
+    op = get_operation("sum")
+    seen = distributions_drawn(monkeypatch, op)
     plain, untouched = (BatchSampler(op, make_codec("entry"), [(2, 2)], groups=4, seed=0) for _ in range(2))
     untouched.typed_share = 0.0
     assert torch.equal(plain.batch(16).src, untouched.batch(16).src) and seen == [""] * 8
@@ -519,14 +526,8 @@ def test_a_typed_share_that_cannot_be_trained_is_refused(operation: str, share: 
 
 def test_hard_share_draws_the_operations_hard_problems(monkeypatch: pytest.MonkeyPatch) -> None:
     """With typed and hard shares, about those shares of the groups are typed and cancelling, the rest uniform."""
-    op, seen = get_operation("matvec"), []
-    original = type(op).generate
-
-    def spy(self: object, batch: int, dims: tuple, gen: torch.Generator, distribution: str = "") -> object:
-        seen.append(distribution)
-        return original(self, batch, dims, gen, distribution)
-
-    monkeypatch.setattr(type(op), "generate", spy)
+    op = get_operation("matvec")
+    seen = distributions_drawn(monkeypatch, op)
     sampler = BatchSampler(op, make_codec("entry"), [(1, 3)], groups=4, seed=0)
     sampler.typed_share, sampler.hard_share = 0.2, 0.4
     for _ in range(100):
