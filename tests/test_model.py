@@ -342,11 +342,12 @@ def test_the_index_bias_is_part_of_the_grid_bias() -> None:
         Seq2Seq.for_codec(make_codec("entry"), d_model=8, n_heads=2, index_bias=True)
 
 
-def test_starting_from_a_model_without_the_grid_bias_changes_no_answer() -> None:
+@pytest.mark.parametrize("added", [{"grid_bias": True, "index_bias": True}, {"value_embedding": True}])
+def test_starting_from_a_model_without_the_grid_bias_or_value_embedding_changes_no_answer(added: dict) -> None:
     codec, op = make_codec("entry"), get_operation("product")
     torch.manual_seed(0)
     before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2).eval()
-    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, grid_bias=True, index_bias=True).eval()
+    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, **added).eval()
     after.start_from(before)
     problems = op.generate(4, (2, 3, 2), torch.Generator().manual_seed(1))
     batch = codec.encode(problems.operands, op.solve(problems.operands))

@@ -394,14 +394,16 @@ class Seq2Seq(nn.Module):
                                out_fields=codec.out_fields, **numbers, **arch))
 
     def start_from(self, other: Seq2Seq) -> None:
-        """Copy ``other``'s weights. ``other`` may lack the value embedding's mantissa feature or the grid
-        bias: those weights then start at zero, so this model computes what ``other`` does until training
-        uses them."""
+        """Copy ``other``'s weights. ``other`` may lack the value embedding (or only its mantissa feature) or
+        the grid bias: those weights then start at zero, so this model computes what ``other`` does until
+        training uses them."""
         state = other.state_dict()
         for name, mine in self.state_dict().items():
             theirs = state.get(name)
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
+            if theirs is None and name.endswith("_value.proj.weight") and self.cfg.value_embedding:
+                state[name] = torch.zeros_like(mine)
             if theirs is None and name.endswith(("bias.weight", "bias.index")) and self.cfg.grid_bias:
                 state[name] = torch.zeros_like(mine)
         self.load_state_dict(state)
