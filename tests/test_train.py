@@ -567,7 +567,7 @@ def test_zero_rows_trains_only_the_embedding_rows_a_zero_alone_uses(full_run: tu
     digit and exponent and nothing else: every other number is read exactly as before."""
     start = full_run[1] / "last"
     settings = {**full_run[0], "out_dir": str(tmp_path / "run"), "init_from": str(start), "steps": 5,
-                "typed_share": 1.0, "zero_rows": True}
+                "typed_share": 1.0, "zero_rows": True, "weight_decay": 0.5}  # decay, if applied, would show
     run = train(TrainConfig(**settings), show_progress=False)
     before, after = load_model(start), load_model(run / "last").model.state_dict()
     zero_rows = rows_only_zero_uses(before.model, before.codec)

@@ -325,8 +325,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         train_only_zero_rows(model, codec)
     decay = [p for p in model.parameters() if p.dim() >= 2 and p.requires_grad]
     no_decay = [p for p in model.parameters() if p.dim() < 2 and p.requires_grad]
-    weight_decay = 0.0 if cfg.zero_rows else cfg.weight_decay  # zero rows: the table's other rows must not shrink
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98),
                                   fused=True)  # one pass over each tensor instead of six
     sampler = BatchSampler(op, codec, sizes, cfg.distribution, cfg.groups, seed=cfg.seed * 1000 + ddp.rank,
@@ -389,7 +388,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         lr = learning_rate(schedule, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        optimizer.param_groups[0]["weight_decay"] = schedule.weight_decay  # the decayed group
+        # The decayed group; with zero rows none, or the table's other rows would shrink.
+        optimizer.param_groups[0]["weight_decay"] = 0.0 if cfg.zero_rows else schedule.weight_decay
         sampler.curriculum_steps, sampler.typed_share = schedule.curriculum_steps, schedule.typed_share
         sampler.hard_share = schedule.hard_share
         if (schedule.focus_sizes, schedule.focus_share) != focus:
