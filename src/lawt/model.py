@@ -402,7 +402,7 @@ class Seq2Seq(nn.Module):
             theirs = state.get(name)
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
-            if theirs is None and name.endswith("_value.proj.weight") and self.cfg.value_embedding:
+            if theirs is None and name.endswith("_value.proj.weight"):
                 state[name] = torch.zeros_like(mine)
             if theirs is None and name.endswith(("bias.weight", "bias.index")) and self.cfg.grid_bias:
                 state[name] = torch.zeros_like(mine)

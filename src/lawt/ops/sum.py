@@ -24,7 +24,8 @@ def nearly_opposite(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, shar
     three digits, and within [−COEFF, COEFF]): sums that nearly cancel, such as 4.07 − 4.08, whose answer needs
     every digit right. Uniform entries cancel that closely a few times in a hundred."""
     rho, sign = log_uniform(a.shape, 1e-3, 0.3, gen), random_signs(a.shape, gen)
-    factor = torch.where((a * (1 + sign * rho)).abs() > COEFF, 1 - rho, 1 + sign * rho)
+    factor = 1 + sign * rho
+    factor = torch.where((a * factor).abs() > COEFF, 1 - rho, factor)
     chosen = torch.rand(a.shape, generator=gen) < share
     return torch.where(chosen, round_sig3(-a * factor), b)
 
