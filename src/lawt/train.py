@@ -194,7 +194,9 @@ class Distributed:
             dist.barrier()
 
     def close(self) -> None:
+        """Tear the group down on every rank together (a rank leaving alone can abort a peer's gloo threads)."""
         if self.world > 1 and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
@@ -456,5 +458,6 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     bar.close()
     if ddp.main:
         save_model(model, card_for(cfg, labels, counters, None, started_from), out / "last")
+    del net  # the DDP wrapper holds the process group: free it now, not while the interpreter shuts down
     ddp.close()
     return out
