@@ -125,11 +125,13 @@ def oracle(scale: float) -> Callable[..., Prediction]:
 def test_accuracy_table_of_a_tiny_model(name: str, sizes: list[Dims], encoding: str,
                                         make_model: Callable[..., Seq2Seq]) -> None:
     op = OPERATIONS[name]
-    scores: dict[str, torch.Tensor] = {}
+    marks: dict[str, torch.Tensor] = {}
     table = accuracy_table(make_model(encoding, 0), make_codec(encoding), op, sizes, total=21, batch_size=8,
-                           scores=scores)
-    for label, row in table["per_size"].items():  # per-problem scores, for comparing two models problem by problem
-        assert len(scores[label]) == row["count"] and float(scores[label].mean()) == pytest.approx(size_score(row))
+                           marks=marks)
+    for label, row in table["per_size"].items():  # per-problem marks, for comparing two models problem by problem
+        assert marks[label].shape == (row["count"], 5 if name == "inverse" else 4)
+        assert float(marks[label].mean()) == pytest.approx(size_score(row))
+        assert [float(m) for m in marks[label].mean(0)[:4]] == pytest.approx([row[k] for k in KEYS])
     expected = {"count", "distribution", "overall", "per_size", "calibration"} | (
         {"invertibility", "near_singular"} if name == "inverse" else set())
     assert set(table) == expected
@@ -162,10 +164,10 @@ def test_a_perfect_model_scores_everything(monkeypatch: pytest.MonkeyPatch,
     for name, sizes in (("transpose", [(1, 1), (3, 2)]), ("inverse", [(1,), (4,)]), ("svd", [(3, 2)]),
                         ("eigenvectors", [(4,)])):
         op = OPERATIONS[name]
-        scores: dict[str, torch.Tensor] = {}
-        table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25, scores=scores)
+        marks: dict[str, torch.Tensor] = {}
+        table = accuracy_table(model, make_codec("entry"), op, sizes, total=60, batch_size=25, marks=marks)
         assert table["overall"] == dict.fromkeys(KEYS, 1.0)
-        assert all(bool((s == 1.0).all()) for s in scores.values()) and len(scores) == len(sizes)
+        assert all(bool((m == 1.0).all()) for m in marks.values()) and len(marks) == len(sizes)
         assert table["calibration"] == [{"from": 0.6, "to": 1.0, "count": 60, **dict.fromkeys(KEYS, 1.0)}]
         assert all(row[k] == 1.0 for row in table["per_size"].values() for k in KEYS)
         if name == "inverse":

@@ -61,6 +61,11 @@ def test_ship_then_report(tmp_path: Path) -> None:
     text = out.read_text()
     assert "| transpose | entry | 1/1 | 32 |" in text
     assert "| sum | – |" in text  # operations without a model are listed as such
+    rows = table["per_size"]
+    under = [f"{size} {100 * rows[size]['1%']:.1f}" for size in ("1x1", "1x2") if rows[size]["1%"] < 0.99]
+    assert ("**Bar** (≥ 99 % at 1 % on every size up to 10×10, 100 sizes): "
+            + f"{98 + len(under)} under it on this test" + (f" — {', '.join(under)} %" if under else "")
+            + "; 98 not served by the model.") in text
     assert "| 10 | 640 | 0.010 | 50.0 |" in text  # the learning curve of the shipped model's run
     candidates = [line for line in text.splitlines() if line.startswith("| 0.01 | 640 |")]  # the ship history
     assert [c.endswith("| – | – | yes |") for c in candidates] == [True, False]

@@ -112,7 +112,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from lawt.evaluate import accuracy_table
-    from lawt.ship import MARGIN, measure_against
+    from lawt.ship import BAR, MARGIN, compare_marks, shipped_marks
     from lawt.zoo import load_model
 
     candidate, shipped = load_model(args.candidate), load_model(args.shipped)
@@ -125,17 +125,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
         candidate.op.check_distribution(distribution)
     except ValueError as exc:
         return refused(exc)
-    scores: dict[str, torch.Tensor] = {}
+    marks: dict[str, torch.Tensor] = {}
     accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
-                   scores=scores)
-    result = measure_against(shipped, candidate.sizes, args.problems, distribution, scores)
+                   marks=marks)
+    theirs = shipped_marks(shipped, candidate.sizes, args.problems, distribution)
+    comparisons = compare_marks(candidate.op, {distribution: marks}, {distribution: theirs}, distribution)
+    result = comparisons[distribution]
     print(f"{'size':>8}  {'first':>6}  {'second':>6}   (mean score: accuracy over the four tolerances"
           + (" and the verdict)" if candidate.op.name == "inverse" else ")"))
-    for label, (ours, theirs) in result.per_size.items():
-        print(f"{label:>8}  {ours:6.3f}  {theirs:6.3f}")
+    for label, (ours, theirs_score) in result.per_size.items():
+        print(f"{label:>8}  {ours:6.3f}  {theirs_score:6.3f}")
     verdict = "better beyond the noise" if result.better else "not better beyond the noise"
     print(f"gain of the first over the second: {result.gain:+.4f} ± {result.standard_error:.4f} (standard error, "
           f"paired on {args.problems} {distribution} problems); {verdict} ({MARGIN:g} standard errors)")
+    if BAR in comparisons:
+        at_bar = comparisons[BAR]
+        print(f"at the bar ({candidate.op.bar.describe()}): {at_bar.gain:+.4f} ± {at_bar.standard_error:.4f} "
+              "in the mean pass rate of its sizes")
     return 0 if result.better else 1
 
 

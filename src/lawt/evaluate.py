@@ -28,7 +28,7 @@ def untrained_squares(op: Operation, trained: list[Dims]) -> list[Dims]:
 
 def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
                    distribution: str = "", seed: int = EVAL_SEED, batch_size: int = 500,
-                   scores: dict[str, torch.Tensor] | None = None) -> dict:
+                   marks: dict[str, torch.Tensor] | None = None) -> dict:
     """Accuracy at each tolerance, overall and per size, on ``total`` problems split evenly over ``sizes``
     (those of them the distribution covers).
 
@@ -36,9 +36,10 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
     ``calibration`` is the accuracy of the answers in each range of the model's confidence a number
     (:func:`calibration_table`).
-    ``scores``, if given, receives each size's per-problem score: the mean of its pass marks (and right
-    verdict), whose mean over a size is that size's ``size_score`` — what a paired comparison of two models
-    on the same problems needs.
+    ``marks``, if given, receives each size's per-problem marks [problems, marks]: passed at each
+    tolerance (in :data:`~lawt.predict.TOLERANCES` order), then, for the inverse, the right verdict. A
+    problem's mean mark averaged over a size is that size's ``size_score``: what a paired comparison of two
+    models on the same problems needs.
     """
     sizes = [dims for dims in sizes if op.covers(distribution, dims)]
     gen = torch.Generator().manual_seed(seed)
@@ -53,7 +54,7 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             continue
         size_hits = {tolerance_key(t): 0 for t in TOLERANCES}
         size_verdicts_right = 0
-        size_scores = []
+        size_marks = []
         for start in range(0, n, batch_size):
             problems = op.generate(min(batch_size, n - start), dims, gen, distribution)
             prediction = predict(model, codec, op, problems.operands, dims)
@@ -73,9 +74,9 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
                 near["count"] += int(hard.sum())
                 for key, mask in ok.items():
                     near[key] += int((mask & hard).sum())
-            size_scores.append(passed.double().mean(1))
-        if scores is not None:
-            scores[op.label(dims)] = torch.cat(size_scores)
+            size_marks.append(passed.double())
+        if marks is not None:
+            marks[op.label(dims)] = torch.cat(size_marks)
         per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}
         if problems.singular is not None:
             per_size[op.label(dims)]["invertibility"] = size_verdicts_right / n
@@ -134,15 +135,15 @@ def table_score(table: dict, sizes: int | None = None) -> float:
 
 def evaluate(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims], total: int = 10_000,
              seed: int = EVAL_SEED, distributions: list[str] | None = None,
-             scores: dict[str, dict[str, torch.Tensor]] | None = None) -> dict:
+             marks: dict[str, dict[str, torch.Tensor]] | None = None) -> dict:
     """The full report: the training distribution first, then every other test distribution asked for that
-    covers any of the sizes. ``scores`` receives each distribution's per-problem scores, keyed by its name
+    covers any of the sizes. ``marks`` receives each distribution's per-problem marks, keyed by its name
     (:func:`accuracy_table`)."""
     names = [d for d in distributions or [op.distributions[0]] if any(op.covers(d, dims) for dims in sizes)]
     return {"operation": op.name, "encoding": codec.name, "operand_scaling": OPERAND_SCALING,
             "tolerances": [tolerance_key(t) for t in TOLERANCES],
             "distributions": {d: accuracy_table(model, codec, op, sizes, total, d, seed,
-                                                scores=None if scores is None else scores.setdefault(d, {}))
+                                                marks=None if marks is None else marks.setdefault(d, {}))
                               for d in names}}
 
 

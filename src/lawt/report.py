@@ -8,6 +8,7 @@ from lawt.curves import curve_from_json, describe, project, started_operation
 from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
 from lawt.ops.base import TYPED
+from lawt.predict import tolerance_key
 from lawt.recipes import Recipe, recipe_chain
 from lawt.zoo import ZOO_DIR, ModelLoadError, main_table, read_card
 
@@ -27,6 +28,24 @@ def _size_table(table: dict) -> list[str]:
         cells = [_percent(row[t]) for t in TOLERANCES] + ([_percent(row["invertibility"])] if verdicts else [])
         lines.append(f"| {size} | {row['count']} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _bar_lines(name: str, table: dict) -> list[str]:
+    """Whether the card's main test meets the operation's bar, naming the sizes under it (or not served)."""
+    op = OPERATIONS[name]
+    if op.bar is None:
+        return []
+    key, rows = tolerance_key(op.bar.tolerance), table["per_size"]
+    barred = [op.label(dims) for dims in op.all_sizes() if op.bar.covers(dims)]
+    under = [f"{size} {_percent(rows[size][key])}" for size in barred
+             if size in rows and rows[size][key] < op.bar.share]
+    unserved = [size for size in barred if size not in rows]
+    head = f"**Bar** ({op.bar.describe()}, {len(barred)} sizes): "
+    if not under and not unserved:
+        return [head + "every one of them at or over it on this test.", ""]
+    return [head + f"{len(under) + len(unserved)} under it on this test"
+            + (f" — {', '.join(under)} %" if under else "")
+            + (f"; {len(unserved)} not served by the model" if unserved else "") + ".", ""]
 
 
 def _curve_lines(training: dict) -> list[str]:
@@ -64,23 +83,33 @@ def _history_lines(history: list[dict]) -> list[str]:
     if not history:
         return []
     verdict = any("invertible?" in h for h in history)
+    at_bar = any("bar_gain" in h for h in history)
     lines = ["Every candidate measured for this place in the zoo (the score averages each size's accuracy over the "
              "four tolerances, unserved sizes counting 0). A candidate with a gain was measured beside the shipped "
              "model on the same problems and shipped only if ahead by more than two standard errors; those without "
              "one shipped on any higher score, the earlier rule. Since typed problems were measured too, a candidate "
-             "ships when ahead so on the main or the typed test set and behind so on neither:", "",
+             "ships when ahead so on the main or the typed test set and behind so on neither"
+             + (" — nor, since the bar is weighed too, behind so in the mean pass rate of the bar's sizes at its "
+                "tolerance" if at_bar else "") + ":", "",
              "| CPU-hours | examples | " + " | ".join(TOLERANCES) + (" | invertible? |" if verdict else " |")
-             + " score | gain over the shipped model | gain on typed problems | shipped |",
-             "|---|---|" + "---|" * len(TOLERANCES) + ("---|" if verdict else "") + "---|---|---|---|"]
+             + " score | gain over the shipped model | gain on typed problems |"
+             + (" gain at the bar |" if at_bar else "") + " shipped |",
+             "|---|---|" + "---|" * len(TOLERANCES) + ("---|" if verdict else "") + "---|---|---|"
+             + ("---|" if at_bar else "") + "---|"]
     for h in history:
         hours = "–" if h.get("cpu_seconds") is None else f"{h['cpu_seconds'] / 3600:.2f}"
         examples = "–" if h.get("examples") is None else f"{h['examples']:,}"
-        gain = f"{h['gain']:+.4f} ± {h['standard_error']:.4f}" if "gain" in h else "–"
-        typed = f"{h['typed_gain']:+.4f} ± {h['typed_standard_error']:.4f}" if "typed_gain" in h else "–"
+        gains = [_gain(h, prefix) for prefix in ("", "typed_", *(["bar_"] if at_bar else []))]
         lines.append(f"| {hours} | {examples} | " + " | ".join(_percent(h["overall"].get(t)) for t in TOLERANCES)
                      + (f" | {_percent(h.get('invertible?'))}" if verdict else "")
-                     + f" | {h['score']:.4f} | {gain} | {typed} | {_shipped(h)} |")
+                     + f" | {h['score']:.4f} | " + " | ".join(gains) + f" | {_shipped(h)} |")
     return [*lines, ""]
+
+
+def _gain(entry: dict, prefix: str) -> str:
+    """A paired gain of the history (``gain``, ``typed_gain``, ``bar_gain``) ± its standard error, or –."""
+    gain = entry.get(f"{prefix}gain")
+    return "–" if gain is None else f"{gain:+.4f} ± {entry[f'{prefix}standard_error']:.4f}"
 
 
 def _shipped(entry: dict) -> str:
@@ -183,7 +212,8 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
                 lines += [f"Invertible? verdict right in {_percent(verdict['accuracy'])} % of {verdict['count']} "
                           "problems.", ""]
             if dist == next(iter(evaluation["distributions"])):
-                lines += [*_size_table(table), "", *_calibration_lines(table.get("calibration", []))]
+                lines += [*_bar_lines(name, table), *_size_table(table), "",
+                          *_calibration_lines(table.get("calibration", []))]
         untrained = card.get("untrained_evaluation")
         if untrained:
             lines += [f"**Sizes it was not trained on** ({untrained['distribution']}; the calculator still runs the "

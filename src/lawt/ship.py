@@ -14,6 +14,7 @@ from lawt.curves import curve_as_json, model_curve
 from lawt.evaluate import UNTRAINED_PROBLEMS, accuracy_table, evaluate, table_score, untrained_squares, write_report
 from lawt.ops import Operation
 from lawt.ops.base import TYPED
+from lawt.predict import TOLERANCES
 from lawt.zoo import CONFIG, MAX_WEIGHTS_BYTES, WEIGHTS, ZOO_DIR, ModelLoadError, load_model, read_card, sha256
 
 if TYPE_CHECKING:
@@ -41,16 +42,19 @@ class Comparison:
         return self.gain < -MARGIN * self.standard_error
 
 
+BAR = "bar"  # the key of the comparison at the operation's bar, beside those keyed by test set
+
+
 def ships(comparisons: dict[str, Comparison]) -> bool:
     """The zoo's rule: better than the shipped model beyond the noise on one test set (the main one or
-    ``typed``), worse beyond the noise on none."""
+    ``typed``) or at the operation's bar, worse beyond the noise on none of them."""
     return any(c.better for c in comparisons.values()) and not any(c.worse for c in comparisons.values())
 
 
 def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor], sizes: int) -> Comparison:
-    """Pair two models' per-problem scores (:func:`~lawt.evaluate.accuracy_table`) size by size; a size
-    only one of them was measured on counts 0 for the other. ``sizes`` is the operation's number of sizes,
-    as in :func:`coverage_score`."""
+    """Pair two models' per-problem scores size by size; a size only one of them was measured on counts 0
+    for the other. ``sizes`` is the number of sizes the mean runs over (the operation's, as in
+    :func:`coverage_score`)."""
     gain = variance = 0.0
     per_size = {}
     for label in [*candidate, *(label for label in shipped if label not in candidate)]:
@@ -60,6 +64,31 @@ def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor]
         variance += float(diff.var()) / len(diff) if len(diff) > 1 else 0.0
         per_size[label] = tuple(float(x.mean()) if x is not None else 0.0 for x in (ours, theirs))
     return Comparison(gain / sizes, variance ** 0.5 / sizes, per_size)
+
+
+def problem_scores(marks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each problem's score, the mean of its marks (:func:`~lawt.evaluate.accuracy_table`), size by size."""
+    return {label: m.mean(1) for label, m in marks.items()}
+
+
+def bar_passes(op: Operation, marks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Each problem of the sizes under the operation's bar: 1 if right at the bar's tolerance, else 0."""
+    assert op.bar is not None
+    column = TOLERANCES.index(op.bar.tolerance)
+    return {label: m[:, column] for label, m in marks.items() if op.bar.covers(op.parse_label(label))}
+
+
+def compare_marks(op: Operation, ours: dict[str, dict[str, torch.Tensor]],
+                  theirs: dict[str, dict[str, torch.Tensor]], trained_on: str) -> dict[str, Comparison]:
+    """Two models' marks on the same problems, keyed by test set, compared on each test set's scores and,
+    where the operation has a bar, on the training distribution's passes at the bar (:data:`BAR`): a
+    candidate better over all tolerances must not fall back where the bar is judged."""
+    sizes = len(op.all_sizes())
+    result = {d: compare(problem_scores(ours[d]), problem_scores(theirs[d]), sizes) for d in ours}
+    if op.bar is not None and trained_on in ours:
+        barred = sum(op.bar.covers(dims) for dims in op.all_sizes())
+        result[BAR] = compare(bar_passes(op, ours[trained_on]), bar_passes(op, theirs[trained_on]), barred)
+    return result
 
 
 def coverage_score(op: Operation, report: dict) -> float:
@@ -90,9 +119,9 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
               f"{MAX_WEIGHTS_BYTES / 1e6:.0f} MB per model (fewer layers, a smaller width or fp16 weights)")
         return False
     trained_on = loaded.distribution
-    scores: dict[str, dict[str, torch.Tensor]] = {}
+    marks: dict[str, dict[str, torch.Tensor]] = {}
     report = evaluate(loaded.model, loaded.codec, op, loaded.sizes, total=problems,
-                      distributions=only or op.report_distributions(trained_on), scores=scores)
+                      distributions=only or op.report_distributions(trained_on), marks=marks)
     if again and only:
         kept = loaded.card["evaluation"]
         report = {**kept, "distributions": {**kept["distributions"], **report["distributions"]}}
@@ -113,18 +142,18 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
             previous_score = coverage_score(op, previous["evaluation"])
     except ModelLoadError:
         pass
-    compared = {d: scores[d] for d in (trained_on, TYPED) if d in scores}
-    comparisons = _against_shipped(destination, loaded.sizes, problems, compared)
+    compared = {d: marks[d] for d in (trained_on, TYPED) if d in marks}
+    comparisons = _against_shipped(destination, loaded.sizes, problems, compared, trained_on)
     earned = ships(comparisons) if comparisons else score > previous_score
     better = force or earned
     training = loaded.card.get("training", {})
     main = next(iter(report["distributions"].values()))
     verdict = {"invertible?": main["invertibility"]["accuracy"]} if "invertibility" in main else {}
-    comparison, typed = comparisons.get(trained_on), comparisons.get(TYPED)
-    paired = ({"gain": round(comparison.gain, 4), "standard_error": round(comparison.standard_error, 4)}
-              if comparison else {})
-    if typed:
-        paired |= {"typed_gain": round(typed.gain, 4), "typed_standard_error": round(typed.standard_error, 4)}
+    paired = {}
+    for name, prefix in ((trained_on, ""), (TYPED, "typed_"), (BAR, "bar_")):
+        if name in comparisons:
+            c = comparisons[name]
+            paired |= {f"{prefix}gain": round(c.gain, 4), f"{prefix}standard_error": round(c.standard_error, 4)}
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
                     "score": round(score, 4), **paired, "shipped": better,
@@ -132,9 +161,10 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
     for name, c in comparisons.items():
-        print(f"on the same {name} problems: {c.gain:+.4f} ± {c.standard_error:.4f} (standard error)")
+        where = f"{trained_on} problems at the bar ({op.bar.describe()})" if name == BAR else f"{name} problems"
+        print(f"on the same {where}: {c.gain:+.4f} ± {c.standard_error:.4f} (standard error)")
     if comparisons:
-        print(f"shipping needs a gain of more than {MARGIN:g} standard errors on one test set and a loss of more "
+        print(f"shipping needs a gain of more than {MARGIN:g} standard errors on one of them and a loss of more "
               "on none")
     if not better:
         if destination.exists():  # keep the measurement of the rejected candidate in the curve
@@ -157,23 +187,22 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
 
 
 def _against_shipped(destination: Path, sizes: list[Dims], problems: int,
-                     scores: dict[str, dict[str, torch.Tensor]]) -> dict[str, Comparison]:
-    """:func:`measure_against` the model shipped at ``destination`` on each test set of ``scores`` (keyed by
-    distribution); empty when none loads there."""
+                     marks: dict[str, dict[str, torch.Tensor]], trained_on: str) -> dict[str, Comparison]:
+    """Measure the model shipped at ``destination`` on each test set of ``marks`` (keyed by distribution) and
+    :func:`compare_marks`; empty when none loads there."""
     try:
         shipped = load_model(destination)
     except ModelLoadError:
         return {}
-    return {d: measure_against(shipped, sizes, problems, d, ours) for d, ours in scores.items()}
+    theirs = {d: shipped_marks(shipped, sizes, problems, d) for d in marks}
+    return compare_marks(shipped.op, marks, theirs, trained_on)
 
 
-def measure_against(shipped: LoadedModel, sizes: list[Dims], problems: int, distribution: str,
-                    scores: dict[str, torch.Tensor]) -> Comparison:
-    """Measure ``shipped`` on a candidate's problems (the same seed, ``sizes``, ``problems`` and
-    ``distribution``; 0 at a size it does not serve) and on the sizes only it serves, and compare with the
-    candidate's per-problem ``scores`` on them."""
+def shipped_marks(shipped: LoadedModel, sizes: list[Dims], problems: int, distribution: str) -> dict[str, torch.Tensor]:
+    """The marks of ``shipped`` on a candidate's problems (the same seed, ``sizes``, ``problems`` and
+    ``distribution``; 0 at a size it does not serve) and on the sizes only it serves."""
     theirs: dict[str, torch.Tensor] = {}
-    accuracy_table(shipped.model, shipped.codec, shipped.op, sizes, problems, distribution, scores=theirs)
+    accuracy_table(shipped.model, shipped.codec, shipped.op, sizes, problems, distribution, marks=theirs)
     for dims in sizes:
         label = shipped.op.label(dims)
         if dims not in shipped.sizes and label in theirs:
@@ -181,8 +210,8 @@ def measure_against(shipped: LoadedModel, sizes: list[Dims], problems: int, dist
     only_theirs = [dims for dims in shipped.sizes if dims not in sizes]
     if only_theirs:
         accuracy_table(shipped.model, shipped.codec, shipped.op, only_theirs,
-                       problems * len(only_theirs) // len(sizes), distribution, scores=theirs)
-    return compare(scores, theirs, len(shipped.op.all_sizes()))
+                       problems * len(only_theirs) // len(sizes), distribution, marks=theirs)
+    return theirs
 
 
 def untrained_evaluation(loaded: LoadedModel, distribution: str, per_size: int) -> dict:

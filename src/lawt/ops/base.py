@@ -28,6 +28,23 @@ class Problems:
     singular: torch.Tensor | None = None
 
 
+@dataclass(frozen=True)
+class Bar:
+    """What a shipped model must reach (issue #4): at least ``share`` of the problems right at ``tolerance``,
+    on every size whose dimensions are all at most ``max_dim``."""
+
+    tolerance: float
+    share: float
+    max_dim: int = MAX_DIM
+
+    def covers(self, dims: Dims) -> bool:
+        return max(dims) <= self.max_dim
+
+    def describe(self) -> str:
+        return (f"≥ {100 * self.share:g} % at {100 * self.tolerance:g} % on every size "
+                f"up to {self.max_dim}×{self.max_dim}")
+
+
 class Operation(ABC):
     """One linear-algebra task: random problems, exact answers, shapes and the paper's error."""
 
@@ -47,6 +64,7 @@ class Operation(ABC):
     # One of ``distributions`` holding problems the first one rarely draws and models get wrong, which
     # training can draw more often (``hard_share``); empty if the operation has none.
     hard_distribution: str = ""
+    bar: Bar | None = None  # the accuracy its shipped model must reach, where one is set
 
     # ------------------------------------------------------------------ sizes
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:

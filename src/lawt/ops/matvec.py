@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import Dims, OperandError, Operation, Problems, cancelling, relative_l1, uniform
+from lawt.ops.base import Bar, Dims, OperandError, Operation, Problems, cancelling, relative_l1, uniform
 
 
 class MatVec(Operation):
     name = "matvec"
     title = "Matrix–vector product A·v"
+    bar = Bar(tolerance=0.05, share=0.99)
     n_operands = 2
     answer_degrees = ((1, 1),)
     distributions = ("uniform", "cancelling")  # cancelling: half the rows of A nearly orthogonal to v

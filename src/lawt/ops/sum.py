@@ -8,6 +8,7 @@ from lawt.encodings import Shape
 from lawt.numbers import round_sig3
 from lawt.ops.base import (
     COEFF,
+    Bar,
     Dims,
     OperandError,
     Operation,
@@ -33,6 +34,7 @@ def nearly_opposite(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, shar
 class Sum(Operation):
     name = "sum"
     title = "Sum A + B"
+    bar = Bar(tolerance=0.01, share=0.99)
     n_operands = 2
     common_scale = True  # A + B scales only when both operands scale alike
     distributions = ("uniform", "cancelling")  # cancelling: half the entries of B nearly −A

@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from lawt.encodings import Shape
-from lawt.ops.base import Dims, Operation, Problems, relative_l1, uniform
+from lawt.ops.base import Bar, Dims, Operation, Problems, relative_l1, uniform
 
 
 class Transpose(Operation):
     name = "transpose"
     title = "Transpose"
+    bar = Bar(tolerance=0.01, share=0.99)
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         return [(dims[0], dims[1])]
