@@ -235,23 +235,35 @@ def test_compare_two_models_on_the_same_problems(tmp_path: Path, ship_model: Cal
     assert code == 1
 
 
-def test_a_candidate_better_on_typed_problems_only_ships(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
-                                                        capsys: pytest.CaptureFixture[str],
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same weights, but the candidate answers whole-number operands exactly: a tie on the main test set and
-    a gain on the typed one ships; the card's history records both paired gains."""
+def ship_a_candidate_watched(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                             capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path, list[Seq2Seq]]:
+    """Ship a tiny 2×2 transpose model, then have ``lawt ship`` note the model it loads from the candidate's
+    folder (the same weights) in the list returned, so that a faked ``predict`` can answer for it apart."""
     candidate, dest = tmp_path / "candidate", tmp_path / "zoo" / "transpose"
     ship_model(candidate, "transpose", "entry", ["2x2"])
     code, _, _ = run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--force",
                       "--untrained-problems", "0"], capsys)
     assert code == 0
-    real_load, real_predict, candidates = lawt.ship.load_model, lawt.evaluate.predict, []
+    real_load, candidates = lawt.ship.load_model, []
 
     def load(path: Path) -> object:
         loaded = real_load(path)
         if Path(path).resolve() == candidate.resolve():
             candidates.append(loaded.model)
         return loaded
+
+    monkeypatch.setattr(lawt.ship, "load_model", load)
+    return candidate, dest, candidates
+
+
+def test_a_candidate_better_on_typed_problems_only_ships(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                                                        capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same weights, but the candidate answers whole-number operands exactly: a tie on the main test set and
+    a gain on the typed one ships; the card's history records both paired gains."""
+    candidate, dest, candidates = ship_a_candidate_watched(tmp_path, ship_model, capsys, monkeypatch)
+    real_predict = lawt.evaluate.predict
 
     def predict(model: Seq2Seq, codec: object, op: object, operands: list[torch.Tensor], dims: tuple,
                 beam: int = 1) -> object:
@@ -260,7 +272,6 @@ def test_a_candidate_better_on_typed_problems_only_ships(tmp_path: Path, ship_mo
             return exact_prediction(op, operands)
         return real_predict(model, codec, op, operands, dims)
 
-    monkeypatch.setattr(lawt.ship, "load_model", load)
     monkeypatch.setattr(lawt.evaluate, "predict", predict)
     code, out, _ = run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--untrained-problems", "0"],
                        capsys)
@@ -275,17 +286,7 @@ def test_a_candidate_better_overall_but_worse_at_the_bar_is_not_shipped(
     """The shipped model is 0.8 % off everywhere (right at 5, 2 and 1 %); the candidate is exact on two problems in
     three and 1.5 % off on the third: a better mean over the four tolerances, but fewer passes at 1 %, where the
     transpose bar is judged. The rule refuses it; without the bar it would ship."""
-    candidate, dest = tmp_path / "candidate", tmp_path / "zoo" / "transpose"
-    ship_model(candidate, "transpose", "entry", ["2x2"])
-    run(["ship", str(candidate), "--to", str(dest), "--problems", "20", "--force", "--untrained-problems", "0"],
-        capsys)
-    real_load, candidates = lawt.ship.load_model, []
-
-    def load(path: Path) -> object:
-        loaded = real_load(path)
-        if Path(path).resolve() == candidate.resolve():
-            candidates.append(loaded.model)
-        return loaded
+    candidate, dest, candidates = ship_a_candidate_watched(tmp_path, ship_model, capsys, monkeypatch)
 
     def predict(model: Seq2Seq, codec: object, op: Operation, operands: list[torch.Tensor], dims: tuple,
                 beam: int = 1) -> object:
@@ -297,7 +298,6 @@ def test_a_candidate_better_overall_but_worse_at_the_bar_is_not_shipped(
         answer.parts = [p * off[:, None, None] for p in answer.parts]
         return answer
 
-    monkeypatch.setattr(lawt.ship, "load_model", load)
     monkeypatch.setattr(lawt.evaluate, "predict", predict)
     args = ["ship", str(candidate), "--to", str(dest), "--problems", "300", "--untrained-problems", "0"]
     code, out, _ = run(args, capsys)
