@@ -129,7 +129,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     accuracy_table(candidate.model, candidate.codec, candidate.op, candidate.sizes, args.problems, distribution,
                    marks=marks)
     theirs = shipped_marks(shipped, candidate.sizes, args.problems, distribution)
-    comparisons = compare_marks(candidate.op, {distribution: marks}, {distribution: theirs}, distribution)
+    comparisons = compare_marks(candidate.op, {distribution: marks}, {distribution: theirs})
     result = comparisons[distribution]
     print(f"{'size':>8}  {'first':>6}  {'second':>6}   (mean score: accuracy over the four tolerances"
           + (" and the verdict)" if candidate.op.name == "inverse" else ")"))

@@ -79,15 +79,17 @@ def bar_passes(op: Operation, marks: dict[str, torch.Tensor]) -> dict[str, torch
 
 
 def compare_marks(op: Operation, ours: dict[str, dict[str, torch.Tensor]],
-                  theirs: dict[str, dict[str, torch.Tensor]], trained_on: str) -> dict[str, Comparison]:
+                  theirs: dict[str, dict[str, torch.Tensor]]) -> dict[str, Comparison]:
     """Two models' marks on the same problems, keyed by test set, compared on each test set's scores and,
-    where the operation has a bar, on the training distribution's passes at the bar (:data:`BAR`): a
-    candidate better over all tolerances must not fall back where the bar is judged."""
+    where the operation has a bar and its standard test set (the first distribution) was measured, on the
+    passes at the bar (:data:`BAR`): a candidate better over all tolerances must not fall back where the bar
+    is judged."""
     sizes = len(op.all_sizes())
     result = {d: compare(problem_scores(ours[d]), problem_scores(theirs[d]), sizes) for d in ours}
-    if op.bar is not None and trained_on in ours:
+    standard = op.distributions[0]
+    if op.bar is not None and standard in ours:
         barred = sum(op.bar.covers(dims) for dims in op.all_sizes())
-        result[BAR] = compare(bar_passes(op, ours[trained_on]), bar_passes(op, theirs[trained_on]), barred)
+        result[BAR] = compare(bar_passes(op, ours[standard]), bar_passes(op, theirs[standard]), barred)
     return result
 
 
@@ -143,7 +145,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     except ModelLoadError:
         pass
     compared = {d: marks[d] for d in (trained_on, TYPED) if d in marks}
-    comparisons = _against_shipped(destination, loaded.sizes, problems, compared, trained_on)
+    comparisons = _against_shipped(destination, loaded.sizes, problems, compared)
     earned = ships(comparisons) if comparisons else score > previous_score
     better = force or earned
     training = loaded.card.get("training", {})
@@ -161,7 +163,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
     for name, c in comparisons.items():
-        where = f"{trained_on} problems at the bar ({op.bar.describe()})" if name == BAR else f"{name} problems"
+        where = (f"{op.distributions[0]} problems at the bar ({op.bar.describe()})" if name == BAR
+                 else f"{name} problems")
         print(f"on the same {where}: {c.gain:+.4f} ± {c.standard_error:.4f} (standard error)")
     if comparisons:
         print(f"shipping needs a gain of more than {MARGIN:g} standard errors on one of them and a loss of more "
@@ -187,7 +190,7 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
 
 
 def _against_shipped(destination: Path, sizes: list[Dims], problems: int,
-                     marks: dict[str, dict[str, torch.Tensor]], trained_on: str) -> dict[str, Comparison]:
+                     marks: dict[str, dict[str, torch.Tensor]]) -> dict[str, Comparison]:
     """Measure the model shipped at ``destination`` on each test set of ``marks`` (keyed by distribution) and
     :func:`compare_marks`; empty when none loads there."""
     try:
@@ -195,7 +198,7 @@ def _against_shipped(destination: Path, sizes: list[Dims], problems: int,
     except ModelLoadError:
         return {}
     theirs = {d: shipped_marks(shipped, sizes, problems, d) for d in marks}
-    return compare_marks(shipped.op, marks, theirs, trained_on)
+    return compare_marks(shipped.op, marks, theirs)
 
 
 def shipped_marks(shipped: LoadedModel, sizes: list[Dims], problems: int, distribution: str) -> dict[str, torch.Tensor]:
