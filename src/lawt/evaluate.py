@@ -74,7 +74,8 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
                 near["count"] += int(hard.sum())
                 for key, mask in ok.items():
                     near[key] += int((mask & hard).sum())
-            size_marks.append(passed.double())
+            if marks is not None:
+                size_marks.append(passed.double())
         if marks is not None:
             marks[op.label(dims)] = torch.cat(size_marks)
         per_size[op.label(dims)] = {"count": n, **{k: v / n for k, v in size_hits.items()}}

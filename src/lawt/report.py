@@ -36,7 +36,7 @@ def _bar_lines(name: str, table: dict) -> list[str]:
     if op.bar is None:
         return []
     key, rows = tolerance_key(op.bar.tolerance), table["per_size"]
-    barred = [op.label(dims) for dims in op.all_sizes() if op.bar.covers(dims)]
+    barred = [op.label(dims) for dims in op.bar_sizes()]
     under = [f"{size} {_percent(rows[size][key])}" for size in barred
              if size in rows and rows[size][key] < op.bar.share]
     unserved = [size for size in barred if size not in rows]

@@ -88,8 +88,7 @@ def compare_marks(op: Operation, ours: dict[str, dict[str, torch.Tensor]],
     result = {d: compare(problem_scores(ours[d]), problem_scores(theirs[d]), sizes) for d in ours}
     standard = op.distributions[0]
     if op.bar is not None and standard in ours:
-        barred = sum(op.bar.covers(dims) for dims in op.all_sizes())
-        result[BAR] = compare(bar_passes(op, ours[standard]), bar_passes(op, theirs[standard]), barred)
+        result[BAR] = compare(bar_passes(op, ours[standard]), bar_passes(op, theirs[standard]), len(op.bar_sizes()))
     return result
 
 

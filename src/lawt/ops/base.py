@@ -73,6 +73,10 @@ class Operation(ABC):
             return [(n,) for n in range(1, max_dim + 1)]
         return [(m, n) for m in range(1, max_dim + 1) for n in range(1, max_dim + 1)]
 
+    def bar_sizes(self) -> list[Dims]:
+        """The sizes its :attr:`bar` is judged on (none without a bar)."""
+        return [dims for dims in self.all_sizes() if self.bar.covers(dims)] if self.bar else []
+
     def label(self, dims: Dims) -> str:
         """Size label used in reports: ``"5x5"``, ``"3x4"``, ``"2x3x4"``."""
         return f"{dims[0]}x{dims[0]}" if len(dims) == 1 else "x".join(map(str, dims))
