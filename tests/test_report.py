@@ -13,7 +13,7 @@ from lawt.encodings import make_codec
 from lawt.model import Seq2Seq
 from lawt.ops import get_operation
 from lawt.report import write_models_md, write_reproduce_md
-from lawt.ship import compare, coverage_score, ship
+from lawt.ship import compare, compare_at_bar, coverage_score, ship
 from lawt.train import TrainConfig
 from lawt.zoo import read_card, save_model
 
@@ -96,6 +96,27 @@ def test_a_candidate_must_beat_the_shipped_model_beyond_the_noise_of_the_same_pr
     # A size only the shipped model was measured on counts 0 for the candidate, and the other way round.
     assert compare(scores([0.0] * 10), scores([0.0] * 10, [1.0] * 10), 4).gain == pytest.approx(-0.25)
     assert compare(scores([0.0] * 10, [1.0] * 10), scores([0.0] * 10), 4).gain == pytest.approx(0.25)
+
+
+def passes(*rates: float, n: int = 1000) -> dict[str, torch.Tensor]:
+    """Per-problem passes (1 or 0) of sizes 1x1, 1x2, ..., each with the given share of passes."""
+    return {f"1x{i + 1}": (torch.arange(n) < round(rate * n)).double() for i, rate in enumerate(rates)}
+
+
+def test_at_the_bar_only_the_shortfall_of_sizes_under_it_counts() -> None:
+    """A bar of 95 %: lifting a size from 96 to 100 % gains nothing and cannot pay for another size let fall from
+    94 to 90 %, though the mean pass rate is the same; lifting a size under the bar to it is a gain."""
+    shipped = passes(0.96, 0.94, 0.80)
+    level_mean = compare_at_bar(passes(1.0, 0.90, 0.80), shipped, 0.95, 3)
+    assert level_mean.gain == pytest.approx(-0.04 / 3) and level_mean.worse
+    assert level_mean.per_size["1x1"] == (1.0, 0.96)
+    over_the_bar = compare_at_bar(passes(1.0, 0.94, 0.80), shipped, 0.95, 3)
+    assert over_the_bar.gain == 0.0 and not over_the_bar.better and not over_the_bar.worse
+    lifted = compare_at_bar(passes(0.96, 0.97, 0.85), shipped, 0.95, 3)
+    assert lifted.gain == pytest.approx((0.01 + 0.05) / 3) and lifted.better
+    noise = compare_at_bar(passes(0.96, 0.94, 0.801), shipped, 0.95, 3)  # one problem in 1,000 more
+    assert 0 < noise.gain < 2 * noise.standard_error
+    assert compare_at_bar(passes(0.96, 0.94), shipped, 0.95, 4).gain == pytest.approx(-0.80 / 4)  # 1x3 unserved
 
 
 def test_shipping_the_shipped_model_measures_its_card_again(tmp_path: Path) -> None:

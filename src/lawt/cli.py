@@ -141,7 +141,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if BAR in comparisons:
         at_bar = comparisons[BAR]
         print(f"at the bar ({candidate.op.bar.describe()}): {at_bar.gain:+.4f} ± {at_bar.standard_error:.4f} "
-              "in the mean pass rate of its sizes")
+              "in the shortfall of its sizes' pass rates below it (a cut is a gain)")
     return 0 if result.better else 1
 
 

@@ -89,8 +89,9 @@ def _history_lines(history: list[dict]) -> list[str]:
              "model on the same problems and shipped only if ahead by more than two standard errors; those without "
              "one shipped on any higher score, the earlier rule. Since typed problems were measured too, a candidate "
              "ships when ahead so on the main or the typed test set and behind so on neither"
-             + (" — nor, since the bar is weighed too, behind so in the mean pass rate of the bar's sizes at its "
-                "tolerance" if at_bar else "") + ":", "",
+             + (" — nor, since the bar is weighed too, behind so at the bar: in the shortfall of its sizes' pass "
+                "rates below it (a cut is a gain; entries marked *pass rate*, from before it, measured the mean pass "
+                "rate of the bar's sizes instead)" if at_bar else "") + ":", "",
              "| CPU-hours | examples | " + " | ".join(TOLERANCES) + (" | invertible? |" if verdict else " |")
              + " score | gain over the shipped model | gain on typed problems |"
              + (" gain at the bar |" if at_bar else "") + " shipped |",
@@ -109,7 +110,10 @@ def _history_lines(history: list[dict]) -> list[str]:
 def _gain(entry: dict, prefix: str) -> str:
     """A paired gain of the history (``gain``, ``typed_gain``, ``bar_gain``) ± its standard error, or –."""
     gain = entry.get(f"{prefix}gain")
-    return "–" if gain is None else f"{gain:+.4f} ± {entry[f'{prefix}standard_error']:.4f}"
+    if gain is None:
+        return "–"
+    older = prefix == "bar_" and "bar_measure" not in entry
+    return f"{gain:+.4f} ± {entry[f'{prefix}standard_error']:.4f}" + (" (*pass rate*)" if older else "")
 
 
 def _shipped(entry: dict) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lawt.zoo import LoadedModel
 
 MARGIN = 2.0  # standard errors by which a candidate must beat the shipped model on the same problems
+BOOTSTRAP_RESAMPLES = 2000  # paired resamples of the problems behind the standard error of the bar's shortfall
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Comparison:
 
 
 BAR = "bar"  # the key of the comparison at the operation's bar, beside those keyed by test set
+BAR_MEASURE = "shortfall"  # what a history's bar_gain measures (:func:`compare_at_bar`); before it, the mean pass rate
 
 
 def ships(comparisons: dict[str, Comparison]) -> bool:
@@ -57,13 +59,45 @@ def compare(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor]
     :func:`coverage_score`)."""
     gain = variance = 0.0
     per_size = {}
-    for label in [*candidate, *(label for label in shipped if label not in candidate)]:
+    for label in _either(candidate, shipped):
         ours, theirs = candidate.get(label), shipped.get(label)
         diff = (ours if ours is not None else 0.0) - (theirs if theirs is not None else 0.0)
         gain += float(diff.mean())
         variance += float(diff.var()) / len(diff) if len(diff) > 1 else 0.0
         per_size[label] = tuple(float(x.mean()) if x is not None else 0.0 for x in (ours, theirs))
     return Comparison(gain / sizes, variance ** 0.5 / sizes, per_size)
+
+
+def shortfall(rates: torch.Tensor, share: float) -> torch.Tensor:
+    """How far the sizes' pass rates (last dimension) fall short of ``share``, summed: 0 when all meet it."""
+    return (share - rates).clamp(min=0).sum(-1)
+
+
+def compare_at_bar(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor], share: float, sizes: int,
+                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> Comparison:
+    """Pair two models' passes at a bar (1 or 0 per problem, size by size, on the same problems) on the bar's
+    own measure: the gain is the cut in the shortfall of the sizes' pass rates below ``share``, averaged over
+    ``sizes`` (the bar's), so only sizes under the bar count and a size lifted over it cannot pay for another
+    let fall. A size one model was not measured on counts 0 for it. The standard error comes from resampling
+    each size's problems with replacement, the same draws for both models."""
+    generator = torch.Generator().manual_seed(seed)
+    ours_rates, theirs_rates, per_size = [], [], {}
+    for label in _either(candidate, shipped):
+        ours, theirs = candidate.get(label), shipped.get(label)
+        n = len(ours if ours is not None else theirs)
+        ours = ours.double() if ours is not None else torch.zeros(n, dtype=torch.float64)
+        theirs = theirs.double() if theirs is not None else torch.zeros(n, dtype=torch.float64)
+        picks = torch.randint(n, (resamples, n), generator=generator)
+        ours_rates.append(torch.cat([ours.mean().view(1), ours[picks].mean(1)]))
+        theirs_rates.append(torch.cat([theirs.mean().view(1), theirs[picks].mean(1)]))
+        per_size[label] = (float(ours.mean()), float(theirs.mean()))
+    gains = (shortfall(torch.stack(theirs_rates, -1), share) - shortfall(torch.stack(ours_rates, -1), share)) / sizes
+    return Comparison(float(gains[0]), float(gains[1:].std()), per_size)
+
+
+def _either(candidate: dict[str, torch.Tensor], shipped: dict[str, torch.Tensor]) -> list[str]:
+    """The size labels either model was measured on, the candidate's first."""
+    return [*candidate, *(label for label in shipped if label not in candidate)]
 
 
 def problem_scores(marks: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -82,13 +116,14 @@ def compare_marks(op: Operation, ours: dict[str, dict[str, torch.Tensor]],
                   theirs: dict[str, dict[str, torch.Tensor]]) -> dict[str, Comparison]:
     """Two models' marks on the same problems, keyed by test set, compared on each test set's scores and,
     where the operation has a bar and its standard test set (the first distribution) was measured, on the
-    passes at the bar (:data:`BAR`): a candidate better over all tolerances must not fall back where the bar
-    is judged."""
+    shortfall below the bar (:data:`BAR`, :func:`compare_at_bar`): a candidate better over all tolerances
+    must not fall back where the bar is judged."""
     sizes = len(op.all_sizes())
     result = {d: compare(problem_scores(ours[d]), problem_scores(theirs[d]), sizes) for d in ours}
     standard = op.distributions[0]
     if op.bar is not None and standard in ours:
-        result[BAR] = compare(bar_passes(op, ours[standard]), bar_passes(op, theirs[standard]), len(op.bar_sizes()))
+        result[BAR] = compare_at_bar(bar_passes(op, ours[standard]), bar_passes(op, theirs[standard]),
+                                     op.bar.share, len(op.bar_sizes()))
     return result
 
 
@@ -155,6 +190,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
         if name in comparisons:
             c = comparisons[name]
             paired |= {f"{prefix}gain": round(c.gain, 4), f"{prefix}standard_error": round(c.standard_error, 4)}
+    if BAR in comparisons:
+        paired["bar_measure"] = BAR_MEASURE
     history.append({"cpu_seconds": training.get("cpu_seconds"), "examples": training.get("examples"),
                     "encoding": loaded.card["encoding"], "overall": main["overall"], **verdict,
                     "score": round(score, 4), **paired, "shipped": better,
@@ -162,8 +199,8 @@ def ship(candidate: Path, destination: Path | None = None, problems: int = 10_00
     print(f"{op.name}: candidate score {score:.4f} (shipped: {previous_score:.4f}); "
           + ", ".join(f"{k} {100 * v:.1f}%" for k, v in (main["overall"] | verdict).items()))
     for name, c in comparisons.items():
-        where = (f"{op.distributions[0]} problems at the bar ({op.bar.describe()})" if name == BAR
-                 else f"{name} problems")
+        where = (f"{op.distributions[0]} problems at the bar ({op.bar.describe()}), in the shortfall of its "
+                 "sizes under it" if name == BAR else f"{name} problems")
         print(f"on the same {where}: {c.gain:+.4f} ± {c.standard_error:.4f} (standard error)")
     if comparisons:
         print(f"shipping needs a gain of more than {MARGIN:g} standard errors on one of them and a loss of more "
