@@ -130,3 +130,26 @@ def test_curve_command_reads_a_model_card(tmp_path: Path, capsys: pytest.Capture
     assert main(["curve", str(folder), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)[str(folder)]
     assert len(result["curve"]) == len(card["training"]["curve"]) > 0
+
+
+def test_a_focus_size_has_a_curve_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Evaluations that measured a focus size on problems of its own (``eval_focus``) give that size's curve;
+    one without the size is left out, and a card or a size never measured is refused."""
+    rows = [(100, 1800.0, {"1x5x1": 0.80}), (200, 3600.0, {}), (300, 5400.0, {"1x5x1": 0.85})]
+    (tmp_path / "run").mkdir()
+    with (tmp_path / "run" / "metrics.jsonl").open("w") as f:
+        for step, cpu, focus in rows:
+            f.write(json.dumps({"step": step, "examples": step * 10, "cpu_seconds": cpu,
+                                "eval": dict.fromkeys(["5%", "2%", "1%", "0.5%"], 0.99),
+                                "eval_focus": {size: {"count": 200, "5%": share, "2%": share / 2, "1%": 0.1,
+                                                      "0.5%": 0.0} for size, share in focus.items()}}) + "\n")
+    curve = read_curve(tmp_path / "run", size="1x5x1")
+    assert [(p.step, p.accuracy["5%"], p.accuracy["2%"]) for p in curve] == [(100, 0.80, 0.40), (300, 0.85, 0.425)]
+    assert list(curve[0].accuracy) == ["5%", "2%", "1%", "0.5%"]
+    assert [p.accuracy["5%"] for p in read_curve(tmp_path / "run")] == [0.99] * 3
+    assert main(["curve", str(tmp_path / "run"), "--size", "1x5x1", "--at", "1"]) == 0
+    assert "82.5%" in capsys.readouterr().out
+    assert main(["curve", str(tmp_path / "run"), "--size", "1x4x1"]) == 2
+    assert "no evaluations of 1x4x1" in capsys.readouterr().err
+    assert main(["curve", "product", "--size", "1x5x1"]) == 2
+    assert "--eval-focus-problems" in capsys.readouterr().err

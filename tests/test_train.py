@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_train_config
 
 import lawt.train
 from lawt.data import BatchSampler, parse_sizes
@@ -589,3 +590,18 @@ def test_a_run_started_from_an_unshipped_run_keeps_that_run_s_curve(full_run: tu
     evaluations = [r for r in records(first) if "eval" in r]
     assert [p["step"] for p in record["curve"]] == [r["step"] for r in evaluations] and evaluations
     assert record["curve"][-1]["accuracy"] == evaluations[-1]["eval"]
+
+
+def test_each_evaluation_can_measure_the_focus_sizes_on_problems_of_their_own(tmp_path: Path) -> None:
+    """The usual evaluation spreads its problems over every size; ``eval_focus_problems`` adds that many of each
+    focus size to every evaluation, logged per size at the four tolerances."""
+    settings = tiny_train_config(tmp_path / "run", sizes="2x2,2x3,3x3", focus_sizes="2x3,3x3", focus_share=0.5,
+                                 eval_every=6, eval_focus_problems=5)
+    evaluations = [r for r in records(train(TrainConfig(**settings), show_progress=False)) if "eval" in r]
+    assert [r["step"] for r in evaluations] == [6, 12]
+    for record in evaluations:
+        assert set(record["eval_focus"]) == {"2x3", "3x3"}
+        rows = record["eval_focus"].values()
+        assert all(row["count"] == 5 and 0.0 <= row["0.5%"] <= row["5%"] <= 1.0 for row in rows)
+    plain = tiny_train_config(tmp_path / "plain", focus_sizes="2x3", focus_share=0.5, eval_every=6)
+    assert not any("eval_focus" in r for r in records(train(TrainConfig(**plain), show_progress=False)))

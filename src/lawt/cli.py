@@ -177,14 +177,16 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _curve_of(source: Path) -> list[CurvePoint]:
+def _curve_of(source: Path, size: str | None = None) -> list[CurvePoint]:
     """The learning curve of a run folder (its metrics.jsonl), a model folder or a shipped operation's name
-    (its card's training curve)."""
+    (its card's training curve); with ``size``, that size's own curve, which only a run logs."""
     from lawt.curves import curve_from_json, read_curve
     from lawt.zoo import CONFIG, read_card
 
     if (source / "metrics.jsonl").exists():
-        return read_curve(source)
+        return read_curve(source, size=size)
+    if size is not None:
+        return []
     folder = source if source.exists() else ZOO_DIR / source.name
     if (folder / CONFIG).exists():
         return curve_from_json(read_card(folder).get("training", {}).get("curve", []))
@@ -201,10 +203,12 @@ def cmd_curve(args: argparse.Namespace) -> int:
         return refused(exc)
     results = {}
     for run in args.runs:
-        curve = _curve_of(run)
+        curve = _curve_of(run, args.size)
         if not curve:
-            print(f"error: no evaluations in {run} (read from a run's metrics.jsonl or a model card's training curve)",
-                  file=sys.stderr)
+            where = (f"of {args.size} in {run} (a run's metrics.jsonl logs a size's own evaluations when it is a "
+                     "focus size and --eval-focus-problems is set)" if args.size else
+                     f"in {run} (read from a run's metrics.jsonl or a model card's training curve)")
+            print(f"error: no evaluations {where}", file=sys.stderr)
             return 2
         if args.tolerance not in curve[0].accuracy:
             print(f"error: the evaluations in {run} have no {args.tolerance} (the verdict is the inverse's)",
@@ -379,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", default="5%", choices=["5%", "2%", "1%", "0.5%", "verdict"],
                    help="or verdict: the inverse's right invertible? answers")
     p.add_argument("--at", default="", help="compare the runs at these CPU-hours, e.g. 0.5,1,2 (equal budgets)")
+    p.add_argument("--size", help="one focus size's own curve, e.g. 1x5x1 (runs trained with --eval-focus-problems)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_curve)
 

@@ -32,8 +32,9 @@ class Projection:
     log_hours: float | None  # accuracy a straight line in log CPU-hours (slower, usually pessimistic)
 
 
-def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
-    """The periodic evaluations logged in ``run/metrics.jsonl`` (each step once: the last record wins).
+def read_curve(run: Path, up_to_step: int | None = None, size: str | None = None) -> list[CurvePoint]:
+    """The periodic evaluations logged in ``run/metrics.jsonl`` (each step once: the last record wins); with
+    ``size``, that size's own measurement (``eval_focus``, logged with ``eval_focus_problems``) where it has one.
 
     It can be read while the run is writing it.
     """
@@ -45,9 +46,16 @@ def read_curve(run: Path, up_to_step: int | None = None) -> list[CurvePoint]:
         record = json.loads(line)
         if "eval" not in record or (up_to_step is not None and record["step"] > up_to_step):
             continue
-        verdict = {"verdict": record["invertibility"]} if "invertibility" in record else {}
+        if size is not None:
+            row = record.get("eval_focus", {}).get(size)
+            if row is None:
+                continue
+            accuracy = {key: value for key, value in row.items() if key.endswith("%")}
+            accuracy |= {"verdict": row["invertibility"]} if "invertibility" in row else {}
+        else:
+            accuracy = record["eval"] | ({"verdict": record["invertibility"]} if "invertibility" in record else {})
         by_step[record["step"]] = CurvePoint(record["step"], record["examples"], record["cpu_seconds"] / 3600,
-                                             {**record["eval"], **verdict})
+                                             accuracy)
     return [by_step[s] for s in sorted(by_step)]
 
 

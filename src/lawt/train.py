@@ -27,7 +27,7 @@ from lawt.evaluate import accuracy_table, table_score
 from lawt.hardware import autocast, bf16_is_fast, process_device, resolve_precision
 from lawt.model import Seq2Seq, check_architecture
 from lawt.ops import get_operation
-from lawt.ops.base import TYPED
+from lawt.ops.base import TYPED, Dims, Operation
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
 
 
@@ -69,6 +69,7 @@ class TrainConfig:
     hard_share: float = 0.0  # share of the batches from the operation's hard distribution (e.g. cancelling)
     eval_every: int = 500
     eval_problems: int = 500
+    eval_focus_problems: int = 0  # at each evaluation, also this many problems of each focus size ("eval_focus")
     checkpoint_every: int = 200
     log_every: int = 20
     seed: int = 0
@@ -230,6 +231,16 @@ def start_record(folder: Path) -> dict:
         curve = model_curve(folder, training, card["operation"])
         training = {**training, "curve": curve_as_json(curve)} if curve else training
     return {"model": str(folder), "sha256": sha256(folder / WEIGHTS), **training}
+
+
+def focus_evaluation(cfg: TrainConfig, schedule: TrainConfig, model: Seq2Seq, codec: Codec, op: Operation,
+                     sizes: list[Dims]) -> dict | None:
+    """The accuracy table of ``cfg.eval_focus_problems`` problems on each of the schedule's focus sizes, which
+    the run's usual evaluation, spread over every size, sees a handful of times; None when there is none."""
+    focus = parse_focus(op, sizes, schedule.focus_sizes, schedule.focus_share)
+    if not cfg.eval_focus_problems or not focus:
+        return None
+    return accuracy_table(model, codec, op, focus, total=cfg.eval_focus_problems * len(focus), seed=cfg.seed + 778)
 
 
 def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: dict | None,
@@ -439,6 +450,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                 table = accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, seed=cfg.seed + 777)
                 typed_table = (accuracy_table(model, codec, op, sizes, total=cfg.eval_problems, distribution=TYPED,
                                               seed=cfg.seed + 777) if schedule.typed_share else None)
+                focus_table = focus_evaluation(cfg, schedule, model, codec, op, sizes)
                 model.train()
                 # the zoo's rule (the verdict counts), so the best checkpoint is the one `lawt ship` would prefer
                 score = table_score(table)
@@ -446,7 +458,8 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                      "cpu_seconds": round(counters["cpu_seconds"], 1), "eval": table["overall"],
                      "eval_per_size": {size: row["5%"] for size, row in table["per_size"].items()},
                      **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {}),
-                     **({"eval_typed": typed_table["overall"]} if typed_table else {})})
+                     **({"eval_typed": typed_table["overall"]} if typed_table else {}),
+                     **({"eval_focus": focus_table["per_size"]} if focus_table else {})})
                 if score > counters["best_score"]:
                     counters["best_score"] = score
                     save_model(model, card_for(cfg, labels, counters, None, started_from), out / "best")
