@@ -1,4 +1,4 @@
-"""The ``lawt`` command: train, eval, ship, models, curve, bench, solve, serve."""
+"""The ``lawt`` command: train, eval, ship, compare, bar, models, curve, bench, solve, serve."""
 
 from __future__ import annotations
 
@@ -143,6 +143,34 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"at the bar ({candidate.op.bar.describe()}): {at_bar.gain:+.4f} ± {at_bar.standard_error:.4f} "
               "in the shortfall of its sizes' pass rates below it (a cut is a gain)")
     return 0 if result.better else 1
+
+
+def cmd_bar(args: argparse.Namespace) -> int:
+    from lawt.bar import BAR_CHECK, BAR_SEED, check_bar, record_check, standard_error, under_bar
+    from lawt.zoo import load_model
+
+    loaded = load_model(args.model)
+    seed = BAR_SEED if args.seed is None else args.seed
+    try:
+        check = check_bar(loaded, args.problems, seed)
+    except ValueError as exc:
+        return refused(exc)
+    under, unserved = under_bar(check), check["unserved"]
+    if args.json:
+        print(json.dumps({**check, "under": under, "met": not under and not unserved}))
+    else:
+        measured = len(check["per_size"])
+        print(f"{loaded.op.name}: {loaded.op.bar.describe()}; {measured} sizes on {args.problems:,} problems each "
+              f"(seed {seed}): {measured - len(under)} at or over it")
+        for label, rate in under.items():
+            print(f"  under: {label:>8} {100 * rate:5.1f} % ± {100 * standard_error(rate, args.problems):.1f}")
+        if unserved:
+            print(f"  not served: {', '.join(unserved)}")
+        print("bar met" if not under and not unserved else "bar not met")
+    if args.record:
+        record_check(args.model, check)
+        print(f"recorded as {BAR_CHECK} in {args.model / 'config.json'}", file=sys.stderr)
+    return 0 if not under and not unserved else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -349,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="JSON report, a PNG beside it (default: beside the model; for a "
                    "shipped model, <operation>-evaluation.json in the current folder)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bar", help="measure each size of the operation's bar on problems of its own: is it met?")
+    p.add_argument("model", type=Path, help="model folder, e.g. src/lawt/zoo/product")
+    p.add_argument("--problems", type=int, default=2000, help="problems per size (default 2,000)")
+    p.add_argument("--seed", type=int, help="default: problems apart from the card's test set")
+    p.add_argument("--record", action="store_true", help="write the result into the model's card (MODELS.md shows it)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bar)
 
     p = sub.add_parser("ship", help="evaluate a trained model and copy it into the zoo if it beats the shipped one")
     p.add_argument("model", type=Path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lawt.bar import current_check, standard_error, under_bar
 from lawt.curves import curve_from_json, describe, project, started_operation
 from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
@@ -46,6 +47,21 @@ def _bar_lines(name: str, table: dict) -> list[str]:
     return [head + f"{len(under) + len(unserved)} under it on this test"
             + (f" — {', '.join(under)} %" if under else "")
             + (f"; {len(unserved)} not served by the model" if unserved else "") + ".", ""]
+
+
+def _bar_check_lines(card: dict) -> list[str]:
+    """The bar measured on problems of each size's own (``lawt bar --record``), if measured on these weights."""
+    check = current_check(card)
+    if check is None:
+        return []
+    n, under, unserved = check["problems_per_size"], under_bar(check), check["unserved"]
+    head = (f"Measured apart on {n:,} problems a size (`lawt bar`, seed {check['seed']}; a standard error of about "
+            f"{100 * standard_error(check['share'], n):.1f} points at the bar): ")
+    if not under and not unserved:
+        return [head + f"all {len(check['per_size'])} sizes at or over it — **bar met**.", ""]
+    return [head + f"{len(under) + len(unserved)} under it"
+            + (" — " + ", ".join(f"{size} {_percent(rate)}" for size, rate in under.items()) + " %" if under else "")
+            + (f"; not served: {', '.join(unserved)}" if unserved else "") + ".", ""]
 
 
 def _curve_lines(training: dict) -> list[str]:
@@ -216,7 +232,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
                 lines += [f"Invertible? verdict right in {_percent(verdict['accuracy'])} % of {verdict['count']} "
                           "problems.", ""]
             if dist == next(iter(evaluation["distributions"])):
-                lines += [*_bar_lines(name, table), *_size_table(table), "",
+                lines += [*_bar_lines(name, table), *_bar_check_lines(card), *_size_table(table), "",
                           *_calibration_lines(table.get("calibration", []))]
         untrained = card.get("untrained_evaluation")
         if untrained:
