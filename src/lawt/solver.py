@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from lawt.bar import current_check
 from lawt.curves import started_operation
 from lawt.evaluate import CONFIDENCE_BINS, confidence_range
 from lawt.matrix_text import check_matrix
@@ -126,7 +127,19 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "other_distributions": {name: table["overall"] for name, table in others},
         "other_verdicts_this_size": {name: table["per_size"][size]["invertibility"] for name, table in others
                                      if "invertibility" in table["per_size"].get(size, {})},
+        "bar_this_size": _bar_this_size(card, size),
     }
+
+
+def _bar_this_size(card: dict, size: str | None) -> dict | None:
+    """The asked size as ``lawt bar`` measured it on problems of its own, against the operation's bar (None
+    when the card holds no such measurement of its weights at that size)."""
+    check = current_check(card)
+    if check is None or size not in check["per_size"]:
+        return None
+    rate = check["per_size"][size]
+    return {"tolerance": check["tolerance"], "share": check["share"], "problems": check["problems_per_size"],
+            "accuracy": rate, "met": rate >= check["share"]}
 
 
 def _started_from(card: dict) -> dict | None:

@@ -18,19 +18,21 @@ import torch
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from lawt.bar import record_check
 from lawt.encodings import make_codec
 from lawt.evaluate import CONFIDENCE_BINS
 from lawt.model import Seq2Seq
 from lawt.web import create_app
 from lawt.web.db import metadata
-from lawt.zoo import save_model
+from lawt.zoo import read_card, save_model
 
 TINY_SIZES = ["2x2", "3x3", "4x4", "5x5"]
 QUARTER = {"5%": 0.25, "2%": 0.25, "1%": 0.25, "0.5%": 0.25}  # the accuracy its card claims
 
 
 def build_tiny_zoo(root: Path) -> Path:
-    """A zoo holding one untrained 1-layer transpose model (answers are wrong, provenance is real)."""
+    """A zoo holding one untrained 1-layer transpose model (answers are wrong, provenance is real), its card
+    claiming a quarter right and two sizes measured against the bar."""
     torch.manual_seed(0)
     model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
     card = {"operation": "transpose", "encoding": "entry", "sizes": TINY_SIZES,
@@ -43,6 +45,9 @@ def build_tiny_zoo(root: Path) -> Path:
                                             for i, (a, b) in enumerate(itertools.pairwise(CONFIDENCE_BINS))]}
                                              for name in ("uniform", "typed")}}}
     save_model(model, card, root / "transpose")
+    record_check(root / "transpose", {"tolerance": 0.01, "share": 0.99, "max_dim": 10, "problems_per_size": 2000,
+                                      "seed": 4242, "sha256": read_card(root / "transpose")["sha256"],
+                                      "per_size": {"2x2": 0.97, "3x3": 0.995}, "unserved": []})
     return root
 
 

@@ -31,6 +31,8 @@ def test_compute_transpose_with_the_model(client: TestClient) -> None:
     assert answer["model"]["encoder_layers"] == 1
     assert answer["model"]["training_cpu_hours"] == 1.0
     assert answer["model"]["started_from"] == {"operation": "singular_values", "cpu_hours": 0.5}
+    assert answer["model"]["bar_this_size"] == {"tolerance": 0.01, "share": 0.99, "problems": 2000,
+                                                "accuracy": 0.995, "met": True}  # 3x3, measured by `lawt bar`
     assert len(answer["tokens"]) == 9
     assert answer["beams"] == []
 
@@ -51,6 +53,7 @@ def test_compute_untrained_size_is_labelled(client: TestClient) -> None:
     answer = client.post("/api/compute", json={"operation": "transpose", "operands": [[[1, 2, 3]]]}).json()
     assert answer["provenance"] == "transformer-untrained-size"
     assert "2x2, 3x3, 4x4, 5x5" in answer["provenance_detail"]
+    assert answer["model"]["bar_this_size"] is None  # not measured at 1x3
 
 
 def test_compute_with_beam_returns_alternatives(client: TestClient) -> None:

@@ -126,6 +126,8 @@ def test_whole_numbers_are_quoted_the_typed_test_set(page, shared_server) -> Non
     assert "25% were right" in page.locator("#verdicts .calibration").inner_text()
     assert " typed test answers of this model" in page.locator("#verdicts .calibration").inner_text()
     assert "accuracy at 2x2 on typed test (whole numbers, zeros)" in page.locator("#card-list").inner_text().lower()
+    assert "accuracy at 2x2 on 2,000 more problems\n1%: 97% — the bar (99%) is not met" in page.locator(
+        "#card-list").inner_text().lower()
     page.goto(shared_server.url + "/#op=transpose&m=1.5,0;3,4")
     page.reload()
     page.locator("#result").wait_for(state="visible")

@@ -73,6 +73,16 @@ class StartedFrom(BaseModel):
     cpu_hours: float  # that model's training, counted in training_cpu_hours
 
 
+class BarThisSize(BaseModel):
+    """The asked size measured on problems of its own (``lawt bar``), against the operation's bar."""
+
+    tolerance: float
+    share: float  # the bar: at least this share right within ``tolerance``
+    problems: int
+    accuracy: float  # the share right within ``tolerance``
+    met: bool
+
+
 class ModelCard(BaseModel):
     operation: str
     encoding: str
@@ -96,6 +106,7 @@ class ModelCard(BaseModel):
     verdict_accuracy_this_size: float | None = None  # the same at the asked size, when the card has it
     other_distributions: dict[str, dict[str, float | None]] = {}  # accuracy on the other test sets
     other_verdicts_this_size: dict[str, float] = {}  # inverse: right verdicts at the asked size on those sets
+    bar_this_size: BarThisSize | None = None  # elementary operations, once measured with ``lawt bar --record``
 
 
 class Calibration(BaseModel):

@@ -234,6 +234,11 @@ function renderCard(answer) {
     ...(card.typed_accuracy_this_size ? [[`Accuracy at ${answer.size} on typed test (whole numbers, zeros)`, percent(card.typed_accuracy_this_size)]] : []),
     ["Accuracy overall", percent(card.accuracy)],
   ];
+  const bar = card.bar_this_size;
+  if (bar) {
+    rows.push([`Accuracy at ${answer.size} on ${bar.problems.toLocaleString("en")} more problems`,
+      `${fmt(100 * bar.tolerance)}%: ${fmt(100 * bar.accuracy)}% — the bar (${fmt(100 * bar.share)}%) is ${bar.met ? "met" : "not met"}`]);
+  }
   if (card.verdict_accuracy !== null && card.verdict_accuracy !== undefined) {
     rows.push(["Invertible? verdict right", `${fmt(100 * card.verdict_accuracy)}%`]);
   }
