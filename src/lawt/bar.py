@@ -43,6 +43,11 @@ def under_bar(check: dict) -> dict[str, float]:
     return dict(sorted(under.items(), key=lambda item: item[1]))
 
 
+def bar_met(check: dict) -> bool:
+    """Whether every size of the bar was served and measured at or over it."""
+    return not under_bar(check) and not check["unserved"]
+
+
 def standard_error(rate: float, problems: int) -> float:
     """The binomial standard error of a pass rate measured on ``problems`` problems."""
     return math.sqrt(rate * (1 - rate) / problems)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lawt.bar import current_check, standard_error, under_bar
+from lawt.bar import bar_met, current_check, standard_error, under_bar
 from lawt.curves import curve_from_json, describe, project, started_operation
 from lawt.model import ModelConfig
 from lawt.ops import OPERATIONS
@@ -57,7 +57,7 @@ def _bar_check_lines(card: dict) -> list[str]:
     n, under, unserved = check["problems_per_size"], under_bar(check), check["unserved"]
     head = (f"Measured apart on {n:,} problems a size (`lawt bar`, seed {check['seed']}; a standard error of about "
             f"{100 * standard_error(check['share'], n):.1f} points at the bar): ")
-    if not under and not unserved:
+    if bar_met(check):
         return [head + f"all {len(check['per_size'])} sizes at or over it — **bar met**.", ""]
     return [head + f"{len(under) + len(unserved)} under it"
             + (" — " + ", ".join(f"{size} {_percent(rate)}" for size, rate in under.items()) + " %" if under else "")
