@@ -20,7 +20,7 @@ LAUNCHER = textwrap.dedent('''
     from pathlib import Path
     import torch
     import lawt.train
-    from lawt.cli import main
+    from lawt.cli import leave, main
 
     made = []
     create = lawt.train.Seq2Seq.for_codec
@@ -33,7 +33,7 @@ LAUNCHER = textwrap.dedent('''
     code = main(["train", *sys.argv[1:]])
     out = Path(sys.argv[sys.argv.index("--out-dir") + 1])
     torch.save(made[0].state_dict(), out / f"rank{os.environ['RANK']}.pt")
-    sys.exit(code)
+    leave(code)  # as the lawt command does
 ''')
 
 

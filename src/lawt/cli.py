@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import MISSING, asdict, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from lawt.allocator import keep_freed_memory
 from lawt.matrix_text import MatrixFormatError, format_matrix, parse_matrix
@@ -456,5 +457,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def leave(code: int) -> NoReturn:
+    """End the process with ``code``. A data-parallel process (torchrun sets WORLD_SIZE) leaves with ``os._exit``
+    once its output is flushed: with every rank's work saved and the process group torn down together, the
+    interpreter's own teardown has nothing left to do, and in gloo's C++ threads it now and then aborted a rank
+    after a run had finished ("terminate called without an active exception", SIGABRT)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def run() -> NoReturn:
+    """The ``lawt`` command."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
