@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lawt.evaluate import accuracy_table
 from lawt.predict import tolerance_key
-from lawt.zoo import CONFIG, WEIGHTS, LoadedModel, read_card, sha256
+from lawt.zoo import CONFIG, LoadedModel, read_card
 
 BAR_CHECK = "bar_check"  # the card's key for the measurement
 BAR_SEED = 4242  # problems apart from the card's test set (seeded by lawt.evaluate.EVAL_SEED)
@@ -21,7 +21,8 @@ BAR_SEED = 4242  # problems apart from the card's test set (seeded by lawt.evalu
 
 def check_bar(loaded: LoadedModel, per_size: int, seed: int = BAR_SEED) -> dict:
     """Each of the bar's sizes the model serves, ``per_size`` problems of the operation's standard test data:
-    the share right at the bar's tolerance. Sizes it does not serve are listed apart (they fail the bar)."""
+    the share right at the bar's tolerance. Sizes it does not serve are listed apart (they fail the bar). The
+    weights' checksum is the card's, which :func:`~lawt.zoo.load_model` has verified against them."""
     op = loaded.op
     if op.bar is None:
         raise ValueError(f"{op.name} has no bar: only the elementary operations have one")
@@ -32,7 +33,7 @@ def check_bar(loaded: LoadedModel, per_size: int, seed: int = BAR_SEED) -> dict:
                            seed) if served else {"per_size": {}}
     key = tolerance_key(op.bar.tolerance)
     return {"tolerance": op.bar.tolerance, "share": op.bar.share, "max_dim": op.bar.max_dim,
-            "problems_per_size": per_size, "seed": seed, "sha256": sha256(loaded.path / WEIGHTS),
+            "problems_per_size": per_size, "seed": seed, "sha256": loaded.card["sha256"],
             "per_size": {label: row[key] for label, row in table["per_size"].items()},
             "unserved": [op.label(dims) for dims in op.bar_sizes() if dims not in loaded.sizes]}
 
