@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -74,3 +75,48 @@ def test_error_by_magnitude_splits_every_size_into_quartiles(tmp_path: Path) -> 
         quartiles = row["by_quartile"]
         assert len(quartiles) == 4  # ten problems each: the overall accuracy is their mean
         assert sum(q["accuracy_5%"] for q in quartiles) / 4 == pytest.approx(row["accuracy_5%"])
+
+
+def load_script(name: str):
+    """A script under scripts/ imported as a module, for its functions."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dot_statistics_measures_the_error_against_the_terms() -> None:
+    dot = load_script("dot_precision")
+    terms = torch.tensor([[3.0, 1.0], [2.0, -1.0], [4.0, -3.95], [1.0, 1.0]])  # r = 1, 1/3, 0.0063, 1
+    exact = terms.sum(1)
+    answer = exact + torch.tensor([0.04, -0.03, 0.0, 0.0])  # 1 % and 1 % of Σ|terms|; exact; exact
+    valid = torch.tensor([True, True, True, False])  # the last did not decode: an infinite error
+    relative = torch.tensor([0.01, 0.03, 0.0, torch.inf])
+    row = dot.dot_statistics(terms, answer, valid, relative)
+    assert row["accuracy_5%"] == 0.75
+    assert row["answers_with_r_over_0.1"] == 3  # the cancelling third problem is left out
+    assert row["median_error_share"] == pytest.approx(0.01)
+    assert row["p90_error_share"] == float("inf")
+    r_low, r_next = 0.05 / 7.95, 1 / 3  # the 1st percentile of four lies 3 % of the way between the lowest two
+    assert row["r_1st_percentile"] == pytest.approx(r_low + 0.03 * (r_next - r_low), abs=1e-5)
+
+
+def test_dot_precision_reports_each_length_of_a_matvec_model(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "matvec", "matvec", "entry", ["1x2", "1x3", "2x2"])
+    result = run_script("dot_precision.py", str(tmp_path / "matvec"), "--lengths", "2,3", "--problems", "50")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert list(report["per_size"]) == ["1x2", "1x3"]
+    for row in report["per_size"].values():
+        assert 0 <= row["accuracy_5%"] <= 1
+        assert 0 < row["answers_with_r_over_0.1"] <= 50
+        assert 0 <= row["r_1st_percentile"] <= row["r_5th_percentile"] <= 1
+
+
+def test_dot_precision_refuses_other_operations_and_unserved_lengths(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "sum", "sum", "entry", ["1x2"])
+    ship_tiny(tmp_path / "product", "product", "entry", ["1x2x1"])
+    result = run_script("dot_precision.py", str(tmp_path / "sum"))
+    assert result.returncode == 2 and "not a matvec or product one" in result.stderr
+    result = run_script("dot_precision.py", str(tmp_path / "product"), "--lengths", "2,3")
+    assert result.returncode == 2 and "does not serve: 1x3x1" in result.stderr
