@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
@@ -50,26 +49,35 @@ def dot_statistics(terms: torch.Tensor, answer: torch.Tensor, valid: torch.Tenso
             "r_1st_percentile": round(float(r1), 5), "r_5th_percentile": round(float(r5), 5)}
 
 
+def positive_ints(text: str) -> list[int]:
+    """``--lengths``: whole numbers ≥ 1, comma-separated."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers ≥ 1, comma-separated, not {text!r}")
+    return values
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="a matvec or product model folder (config.json + model.safetensors)")
-    parser.add_argument("--lengths", default="2,3,4,5", help="dot-product lengths k, comma-separated")
+    parser.add_argument("--lengths", type=positive_ints, default=[2, 3, 4, 5], help="dot-product lengths k, e.g. 2,5")
     parser.add_argument("--problems", type=int, default=2000, help="per length")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    if args.problems < 1:
+        parser.error("--problems must be at least 1")
     loaded = load_model(args.model)
     op = loaded.op
     if op.name not in OPERATIONS:
-        print(f"{args.model} is a {op.name} model, not a matvec or product one", file=sys.stderr)
-        return 2
-    lengths = [int(k) for k in args.lengths.split(",")]
-    unserved = [op.label(one_row(op.name, k)) for k in lengths if one_row(op.name, k) not in loaded.sizes]
-    if unserved or args.problems < 1:
-        print(f"sizes the model does not serve: {', '.join(unserved)}" if unserved else "--problems must be ≥ 1",
-              file=sys.stderr)
-        return 2
+        parser.error(f"{args.model} is a {op.name} model, not a matvec or product one")
+    unserved = [op.label(one_row(op.name, k)) for k in args.lengths if one_row(op.name, k) not in loaded.sizes]
+    if unserved:
+        parser.error(f"sizes the model does not serve: {', '.join(unserved)}")
     rows = {}
-    for k in lengths:
+    for k in args.lengths:
         dims = one_row(op.name, k)
         problems = op.generate(args.problems, dims, torch.Generator().manual_seed(args.seed + k))
         a, b = problems.operands
