@@ -120,3 +120,10 @@ def test_dot_precision_refuses_other_operations_and_unserved_lengths(tmp_path: P
     assert result.returncode == 2 and "not a matvec or product one" in result.stderr
     result = run_script("dot_precision.py", str(tmp_path / "product"), "--lengths", "2,3")
     assert result.returncode == 2 and "does not serve: 1x3x1" in result.stderr
+
+
+@pytest.mark.parametrize("lengths", ["2,x", "0", ""])
+def test_dot_precision_refuses_lengths_that_are_not_positive_whole_numbers(tmp_path: Path, lengths: str) -> None:
+    ship_tiny(tmp_path / "matvec", "matvec", "entry", ["1x2"])
+    result = run_script("dot_precision.py", str(tmp_path / "matvec"), "--lengths", lengths)
+    assert result.returncode == 2 and "expected whole numbers ≥ 1" in result.stderr
