@@ -127,3 +127,40 @@ def test_dot_precision_refuses_lengths_that_are_not_positive_whole_numbers(tmp_p
     ship_tiny(tmp_path / "matvec", "matvec", "entry", ["1x2"])
     result = run_script("dot_precision.py", str(tmp_path / "matvec"), "--lengths", lengths)
     assert result.returncode == 2 and "expected whole numbers ≥ 1" in result.stderr
+
+
+def test_position_statistics_judges_each_value_of_the_spectrum() -> None:
+    spectrum = load_script("spectrum_positions")
+    exact = torch.tensor([[4.0, 1.0, -3.0], [2.0, 0.5, -0.5]])
+    answer = torch.tensor([[4.1, 2.0, -3.0], [9.0, 9.0, 9.0]])
+    valid = torch.tensor([True, False])  # the second did not decode: wrong at every position
+    rows = spectrum.position_statistics(answer, exact, valid)
+    assert [row["own_within_5%"] for row in rows] == [0.5, 0.0, 0.5]
+    assert rows[0]["median_error_share"] == pytest.approx(0.1 / (8 / 3), abs=1e-5)  # the lower of the two
+    assert rows[1]["median_error_share"] == pytest.approx(1 / (8 / 3), abs=1e-5)
+
+
+def test_spectrum_positions_reports_each_size_of_an_eigenvalue_model(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "eigenvalues", "eigenvalues", "entry", ["2x2", "3x3"])
+    result = run_script("spectrum_positions.py", str(tmp_path / "eigenvalues"), "--problems", "30")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert list(report["per_size"]) == ["2x2", "3x3"]
+    assert [len(row["positions"]) for row in report["per_size"].values()] == [2, 3]
+    for row in report["per_size"].values():
+        assert 0 <= row["accuracy_5%"] <= 1
+        assert all(0 <= p["own_within_5%"] <= 1 and p["median_error_share"] >= 0 for p in row["positions"])
+
+
+@pytest.mark.parametrize(("sizes", "message"), [("4x4", "does not serve: 4x4"), ("3x2", "not a size of eigenvalues"),
+                                                ("x", "not a size of eigenvalues")])
+def test_spectrum_positions_refuses_sizes_it_cannot_measure(tmp_path: Path, sizes: str, message: str) -> None:
+    ship_tiny(tmp_path / "eigenvalues", "eigenvalues", "entry", ["2x2", "3x3"])
+    result = run_script("spectrum_positions.py", str(tmp_path / "eigenvalues"), "--sizes", sizes)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_spectrum_positions_refuses_other_operations(tmp_path: Path) -> None:
+    ship_tiny(tmp_path / "sum", "sum", "entry", ["2x2"])
+    result = run_script("spectrum_positions.py", str(tmp_path / "sum"))
+    assert result.returncode == 2 and "not an eigenvalue or singular-value one" in result.stderr
