@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 
 import torch
 
 from lawt.encodings import EntryCodec
 from lawt.predict import predict
-from lawt.zoo import load_model
+from lawt.zoo import model_argument
 
 FIELDS = ("sign", "exponent", "digit 1", "digit 2", "digit 3")
 
@@ -32,14 +31,14 @@ def field_errors(wrong: torch.Tensor) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="a model folder (config.json + model.safetensors)")
+    parser.add_argument("model", type=model_argument, help="a model folder (config.json + model.safetensors)")
     parser.add_argument("--size", default="1x1", help="a size label of the model's operation, e.g. 3x3")
     parser.add_argument("--problems", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    loaded = load_model(args.model)
+    loaded = args.model
     if not isinstance(loaded.codec, EntryCodec) or not loaded.codec.digits:
-        parser.error(f"{args.model}: not a three-digit entry-layout model ({loaded.codec.name})")
+        parser.error(f"{loaded.path}: not a three-digit entry-layout model ({loaded.codec.name})")
     op, dims = loaded.op, loaded.op.parse_label(args.size)
     problems = op.generate(args.problems, dims, torch.Generator().manual_seed(args.seed))
     exact = op.solve(problems.operands)
@@ -55,7 +54,7 @@ def main() -> int:
     for low in sorted({math.floor(math.log10(v)) for v in values[values > 0].tolist()}):
         mask = (values >= 10.0**low) & (values < 10.0 ** (low + 1))
         decades[f"[{10.0**low:g}, {10.0**(low + 1):g})"] = {"entries": int(mask.sum()), **field_errors(wrong[mask])}
-    print(json.dumps({"model": str(args.model), "operation": op.name, "size": args.size,
+    print(json.dumps({"model": str(loaded.path), "operation": op.name, "size": args.size,
                       "entries": int(wrong.shape[0]), "entry_wrong": round(float(wrong.any(1).float().mean()), 4),
                       "field_wrong": field_errors(wrong), "by_decade": decades}, indent=1))
     return 0

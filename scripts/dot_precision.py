@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 
 from lawt.predict import errors, predict
-from lawt.zoo import load_model
+from lawt.zoo import model_argument
 
 OPERATIONS = ("matvec", "product")
 CANCELLING = 0.1  # answers with r below this are left out of the error share's quantiles
@@ -62,17 +61,18 @@ def positive_ints(text: str) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="a matvec or product model folder (config.json + model.safetensors)")
+    parser.add_argument("model", type=model_argument,
+                        help="a matvec or product model folder (config.json + model.safetensors)")
     parser.add_argument("--lengths", type=positive_ints, default=[2, 3, 4, 5], help="dot-product lengths k, e.g. 2,5")
     parser.add_argument("--problems", type=int, default=2000, help="per length")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.problems < 1:
         parser.error("--problems must be at least 1")
-    loaded = load_model(args.model)
+    loaded = args.model
     op = loaded.op
     if op.name not in OPERATIONS:
-        parser.error(f"{args.model} is a {op.name} model, not a matvec or product one")
+        parser.error(f"{loaded.path} is a {op.name} model, not a matvec or product one")
     unserved = [op.label(one_row(op.name, k)) for k in args.lengths if one_row(op.name, k) not in loaded.sizes]
     if unserved:
         parser.error(f"sizes the model does not serve: {', '.join(unserved)}")
@@ -85,7 +85,7 @@ def main() -> int:
         relative = errors(op, problems.operands, prediction, problems.singular)
         rows[op.label(dims)] = dot_statistics(a[:, 0, :] * b.reshape(len(b), -1), prediction.parts[0].flatten(),
                                               prediction.valid, relative)
-    print(json.dumps({"model": str(args.model), "operation": op.name, "problems": args.problems,
+    print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "seed": args.seed, "per_size": rows}, indent=1))
     return 0
 

@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 
 from lawt.data import parse_sizes
 from lawt.predict import errors, predict
-from lawt.zoo import load_model
+from lawt.zoo import model_argument
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="a model folder (config.json + model.safetensors)")
+    parser.add_argument("model", type=model_argument, help="a model folder (config.json + model.safetensors)")
     parser.add_argument("--sizes", default="", help="as lawt eval --sizes (default: the model's sizes)")
     parser.add_argument("--problems", type=int, default=2000, help="per size")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    loaded = load_model(args.model)
+    loaded = args.model
     op = loaded.op
     sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
     gen = torch.Generator().manual_seed(args.seed)
@@ -50,7 +49,7 @@ def main() -> int:
                              "median_absolute_error": round(float(absolute[quartile == q].median()), 4),
                              "median_relative_error": round(float(relative[quartile == q].median()), 5)}
                             for q in range(4)]}
-    print(json.dumps({"model": str(args.model), "operation": op.name, "problems": args.problems,
+    print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "per_size": rows}, indent=1))
     return 0
 

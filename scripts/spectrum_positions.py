@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 
 from lawt.ops.base import Dims, Operation
 from lawt.predict import errors, predict
-from lawt.zoo import load_model
+from lawt.zoo import model_argument
 
 OPERATIONS = ("eigenvalues", "singular_values")
 TOLERANCE = 0.05
@@ -50,17 +49,17 @@ def size_of(op: Operation, label: str) -> Dims | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="an eigenvalue or singular-value model folder")
+    parser.add_argument("model", type=model_argument, help="an eigenvalue or singular-value model folder")
     parser.add_argument("--sizes", default="", help="sizes such as 3x3,2x5 (default: every size the model serves)")
     parser.add_argument("--problems", type=int, default=1000, help="per size")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.problems < 1:
         parser.error("--problems must be at least 1")
-    loaded = load_model(args.model)
+    loaded = args.model
     op = loaded.op
     if op.name not in OPERATIONS:
-        parser.error(f"{args.model} is a {op.name} model, not an eigenvalue or singular-value one")
+        parser.error(f"{loaded.path} is a {op.name} model, not an eigenvalue or singular-value one")
     labels = [label.strip() for label in args.sizes.split(",")] if args.sizes else []
     unknown = [label for label in labels if size_of(op, label) is None]
     if unknown:
@@ -78,7 +77,7 @@ def main() -> int:
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
                                 "positions": position_statistics(prediction.parts[0].flatten(1), exact,
                                                                  prediction.valid)}
-    print(json.dumps({"model": str(args.model), "operation": op.name, "problems": args.problems,
+    print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "seed": args.seed, "per_size": rows}, indent=1))
     return 0
 

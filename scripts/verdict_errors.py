@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import torch
 
 from lawt.data import parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
 from lawt.predict import predict
-from lawt.zoo import LoadedModel, load_model
+from lawt.zoo import LoadedModel, model_argument
 
 KINDS = (("invertible_uniform", "uniform"), ("invertible_grid", "grid"), ("invertible_integer", "integer"),
          ("rank_deficient", "singular"), ("singular_integer", "singular_integer"))
@@ -50,14 +49,14 @@ def not_invertible_probability(loaded: LoadedModel, operands: list[torch.Tensor]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="an inverse model folder (config.json + model.safetensors)")
+    parser.add_argument("model", type=model_argument, help="an inverse model folder (config.json + model.safetensors)")
     parser.add_argument("--sizes", default="", help="as lawt eval --sizes, e.g. 3x3,4x4 (default: the model's sizes)")
     parser.add_argument("--problems", type=int, default=1000, help="per size and per kind of matrix")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    loaded = load_model(args.model)
+    loaded = args.model
     if loaded.op.name != "inverse" or not isinstance(loaded.codec, EntryCodec):
-        parser.error(f"{args.model}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
+        parser.error(f"{loaded.path}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
     sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
@@ -72,7 +71,7 @@ def main() -> int:
             row[kind] = {"greedy_wrong": round(float((greedy != problems.singular).float().mean()), 4),
                          "probability_wrong": round(float((by_probability != problems.singular).float().mean()), 4)}
         rows[loaded.op.label(dims)] = row
-    print(json.dumps({"model": str(args.model), "problems": args.problems, "per_size": rows}, indent=1))
+    print(json.dumps({"model": str(loaded.path), "problems": args.problems, "per_size": rows}, indent=1))
     return 0
 
 

@@ -164,3 +164,11 @@ def test_spectrum_positions_refuses_other_operations(tmp_path: Path) -> None:
     ship_tiny(tmp_path / "sum", "sum", "entry", ["2x2"])
     result = run_script("spectrum_positions.py", str(tmp_path / "sum"))
     assert result.returncode == 2 and "not an eigenvalue or singular-value one" in result.stderr
+
+
+@pytest.mark.parametrize("script", ["digit_errors.py", "dot_precision.py", "error_by_magnitude.py",
+                                    "spectrum_positions.py", "verdict_errors.py"])
+def test_a_folder_without_a_model_is_a_usage_error(tmp_path: Path, script: str) -> None:
+    result = run_script(script, str(tmp_path), "--problems", "5")
+    assert result.returncode == 2 and "config.json: missing" in result.stderr
+    assert "Traceback" not in result.stderr

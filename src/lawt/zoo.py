@@ -6,6 +6,7 @@ measured evaluation and the SHA-256 of the weights, which :func:`load_model` ver
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 from dataclasses import dataclass
@@ -104,6 +105,14 @@ def load_model(folder: Path) -> LoadedModel:
         raise ModelLoadError(f"{weights}: cannot load ({exc})") from None
     model.eval()
     return LoadedModel(model=model, codec=codec, op=op, card=card, path=folder)
+
+
+def model_argument(text: str) -> LoadedModel:
+    """An argparse ``type`` for a model folder: the model loaded, or a usage error naming what is wrong."""
+    try:
+        return load_model(Path(text))
+    except ModelLoadError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def discover(root: Path = ZOO_DIR) -> dict[str, LoadedModel | ModelLoadError]:
