@@ -30,7 +30,8 @@ from lawt.encodings import (
 from lawt.model import Seq2Seq
 from lawt.numbers import compose, decompose, round_sig3
 
-ENTRY_LAYOUTS = tuple(name for name in ENCODINGS if name.startswith("entry"))
+ENTRY_LAYOUTS = tuple(  # the entry layouts that read any matrix
+    name for name in ENCODINGS if name.startswith("entry") and not make_codec(name).upper_triangle)
 
 FAST = settings(deadline=None, max_examples=40)  # keep the suite within its time budget
 
@@ -63,6 +64,13 @@ def matrices(fmt: str, max_rows: int = 4, max_cols: int = 4) -> st.SearchStrateg
     return st.integers(1, max_rows).flatmap(lambda r: st.integers(1, max_cols).flatmap(
         lambda c: st.lists(in_range(fmt), min_size=r * c, max_size=r * c).map(
             lambda v: torch.tensor(v, dtype=torch.float64).reshape(1, r, c))))
+
+
+def symmetric_part(m: torch.Tensor) -> torch.Tensor:
+    """The symmetric matrix of ``m``'s largest leading square's upper triangle."""
+    k = min(m.shape[1:])
+    upper = m[:, :k, :k].triu()
+    return upper + upper.triu(1).transpose(1, 2)
 
 
 def round_trip(codec: Codec, parts: list[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -218,6 +226,30 @@ def test_entry_m1000_layout_of_a_2x2_matrix() -> None:
     assert codec.describe(out) == ["+314E-2", "-200E-1", "+0E0", "+100E1"]
 
 
+def test_entry_upper_layout_of_a_3x3_symmetric_matrix() -> None:
+    """The upper triangle only, row by row: (0,0) (0,1) (0,2) (1,1) (1,2) (2,2), with their row and column."""
+    m = torch.tensor([[[1.0, 2.0, 3.0], [2.0, 4.0, 5.0], [3.0, 5.0, 6.0]]], dtype=torch.float64)
+    src = make_codec("entry-upper").encode_operands([m])[0]
+    assert [row[-3:] for row in src.tolist()] == [[0, 0, 0], [0, 1, 0], [0, 2, 0], [1, 1, 0], [1, 2, 0], [2, 2, 0]]
+    assert [row[1] for row in src.tolist()] == [1, 2, 3, 4, 5, 6]  # the first mantissa digit
+    assert make_codec("entry-upper").input_entries([(3, 3)]) == 6 and make_codec("entry").input_entries([(3, 3)]) == 9
+
+
+@FAST
+@given(data=st.data())
+def test_entry_upper_is_the_entry_layout_without_the_lower_triangle(data: st.DataObject) -> None:
+    m = symmetric_part(data.draw(matrices("entry", 5, 5)))
+    upper, full = make_codec("entry-upper").encode_operands([m])[0], make_codec("entry").encode_operands([m])[0]
+    assert torch.equal(upper, full[full[:, -3] <= full[:, -2]])
+    assert upper.shape[0] == make_codec("entry-upper").input_entries([tuple(m.shape[1:])])
+
+
+@pytest.mark.parametrize("shapes", [[(2, 3)], [(2, 2), (2, 2)]])
+def test_entry_upper_refuses_anything_but_one_square_matrix(shapes: list[tuple[int, int]]) -> None:
+    with pytest.raises(ValueError, match="reads one square matrix"):
+        make_codec("entry-upper").encode_operands([torch.ones(1, r, c, dtype=torch.float64) for r, c in shapes])
+
+
 @pytest.mark.parametrize("name", [*ENCODINGS, "FP15/P1000"])
 @FAST
 @given(data=st.data())
@@ -226,9 +258,10 @@ def test_every_field_is_inside_its_vocabulary(name: str, data: st.DataObject) ->
     codec = make_codec(name)
     a = data.draw(matrices(input_format(name)))
     b = data.draw(matrices(input_format(name)))
+    operands = [symmetric_part(a)] if codec.upper_triangle else [a, b]
     answer = data.draw(matrices(output_format(name)))
     singular = torch.tensor([data.draw(st.booleans())])
-    enc = codec.encode([a, b], [answer], singular)
+    enc = codec.encode(operands, [answer], singular)
     for tensor, vocab in ((enc.src, codec.src_fields), (enc.tgt_in, codec.tgt_fields)):
         assert tensor.shape[-1] == len(vocab)
         assert bool((tensor >= 0).all())

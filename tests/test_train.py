@@ -18,6 +18,7 @@ from lawt.data import BatchSampler, parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, make_codec
 from lawt.hardware import resolve_precision
 from lawt.ops import Operation, get_operation
+from lawt.predict import predict
 from lawt.train import TrainConfig, learning_rate, record_stage, rows_only_zero_uses, schedule_at, train
 from lawt.zoo import WEIGHTS, load_model, read_card, sha256
 
@@ -366,6 +367,35 @@ def test_the_grid_bias_needs_an_entry_layout() -> None:
     TrainConfig(operation="product", encoding="entry", grid_bias=True).check()
     with pytest.raises(ValueError, match="set grid_bias too"):
         TrainConfig(operation="product", encoding="entry", index_bias=True).check()
+
+
+def test_the_upper_triangle_layout_is_for_symmetric_matrices_only() -> None:
+    with pytest.raises(ValueError, match="reads only the upper triangle of a symmetric matrix; transpose"):
+        TrainConfig(operation="transpose", encoding="entry-upper").check()
+    TrainConfig(operation="eigenvectors", encoding="entry-upper", grid_bias=True).check()
+
+
+def test_the_upper_triangle_layout_fits_more_problems_in_a_batch() -> None:
+    op = get_operation("eigenvalues")
+    upper = BatchSampler(op, make_codec("entry-upper"), [(5,)], batch_tokens=600)
+    assert upper.fitting((5,)) == 600 // (15 + 5)  # 15 input entries, 5 eigenvalues
+    assert BatchSampler(op, make_codec("entry"), [(5,)], batch_tokens=600).fitting((5,)) == 600 // (25 + 5)
+    batch = upper.batch(64)
+    assert batch.src.shape[:2] == (30, 15) and batch.tgt_out.shape[:2] == (30, 5)
+
+
+def test_an_upper_triangle_eigenvalue_model_trains_and_answers(tmp_path: Path) -> None:
+    settings = {"operation": "eigenvalues", "encoding": "entry-upper", "sizes": "2x2,3x3", "d_model": 32,
+                "n_heads": 4, "ffn_mult": 2, "batch_tokens": 200, "grid_bias": True, "warmup_steps": 2, "steps": 8,
+                "lr": 3e-3, "eval_every": 1000, "eval_problems": 10, "checkpoint_every": 8, "log_every": 4,
+                "out_dir": str(tmp_path / "run")}
+    out = train(TrainConfig(**settings), show_progress=False)
+    loaded = load_model(out / "last")
+    assert loaded.codec.name == "entry-upper" and loaded.card["encoding"] == "entry-upper"
+    problems = loaded.op.generate(6, (3,), torch.Generator().manual_seed(0))
+    prediction = predict(loaded.model, loaded.codec, loaded.op, problems.operands, (3,))
+    assert prediction.parts[0].shape == (6, 3, 1)
+    assert records(out)[-1]["step"] == 8
 
 
 def test_without_focus_the_batches_are_the_same_as_before() -> None:

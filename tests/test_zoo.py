@@ -140,6 +140,15 @@ def test_bad_cards_are_refused(saved: tuple[Seq2Seq, Path], edit: Callable[[dict
     assert str(folder) in str(info.value)
 
 
+def test_an_upper_triangle_layout_for_an_operation_without_symmetric_inputs_is_refused(
+        saved: tuple[Seq2Seq, Path]) -> None:
+    _, folder = saved
+    card = json.loads((folder / CONFIG).read_text())
+    (folder / CONFIG).write_text(json.dumps({**card, "encoding": "entry-upper"}))  # the card says transpose
+    with pytest.raises(ModelLoadError, match="reads only the upper triangle"):
+        load_model(folder)
+
+
 def test_garbage_with_a_matching_checksum_is_refused(saved: tuple[Seq2Seq, Path]) -> None:
     _, folder = saved
     (folder / WEIGHTS).write_bytes(b"not a safetensors file at all")

@@ -114,8 +114,8 @@ class BatchSampler:
 
     def fitting(self, dims: Dims) -> int:
         """Problems of this size that fit in ``batch_tokens`` entries (at least 4, at most 2048)."""
-        shapes = self.op.operand_shapes(dims) + self.op.answer_shapes(dims)
-        entries = sum(r * c for r, c in shapes)
+        answer = sum(r * c for r, c in self.op.answer_shapes(dims))
+        entries = self.codec.input_entries(self.op.operand_shapes(dims)) + answer
         return max(4, min(2048, self.batch_tokens // entries))
 
     def state(self) -> torch.Tensor:

@@ -8,7 +8,7 @@ small vector of integers whose embeddings the model sums. Two families:
   (``"FP15/P1000"``).
 * :class:`EntryCodec` — our layout, ``"entry"``: one position per matrix entry, with sign, mantissa and
   exponent as three fields and row, column and operand as three more; the decoder predicts sign, exponent
-  and mantissa with separate heads.
+  and mantissa with separate heads. ``"entry-upper"`` reads a symmetric matrix by its upper triangle only.
 
 Output fields are what the decoder predicts; *slot* fields describe the position being predicted and are
 known before decoding (the position index, or row/column/part of the answer entry).
@@ -98,6 +98,8 @@ class Codec(ABC):
     number_fields: tuple[list[int], list[int], int] | None = None
     # True when the last three source fields and the last three slot fields are (row, column, part)
     grid: bool = False
+    # True when the input holds only the upper triangle of one symmetric matrix
+    upper_triangle: bool = False
 
     @property
     def bos(self) -> list[int]:
@@ -112,6 +114,10 @@ class Codec(ABC):
     @abstractmethod
     def encode_operands(self, operands: list[torch.Tensor]) -> torch.Tensor:
         """Operands [B, r, c] (one shape per operand) → encoder input [B, S, source fields]."""
+
+    def input_entries(self, shapes: list[Shape]) -> int:
+        """How many of the entries of operands of these shapes the input holds."""
+        return sum(r * c for r, c in shapes)
 
     @abstractmethod
     def encode_answer(self, parts: list[torch.Tensor], singular: torch.Tensor | None) -> torch.Tensor:
@@ -466,12 +472,15 @@ class EntryCodec(Codec):
 
     The mantissa is either three digit fields (``"entry"``) or one field of 1000 values (``"entry-m1000"``).
     The decoder predicts sign, then exponent, then the mantissa field(s) at each entry, each head seeing the
-    choices before it, so a number is one decoding step instead of one to five.
+    choices before it, so a number is one decoding step instead of one to five. With ``upper_triangle``
+    (``"entry-upper"``, three digits), the input is one symmetric matrix read by its entries (i, j) with
+    i ≤ j: n(n+1)/2 positions instead of n², the same numbers, as the row and column fields place them.
     """
 
-    def __init__(self, digits: bool = True) -> None:
+    def __init__(self, digits: bool = True, upper_triangle: bool = False) -> None:
         self.digits = digits
-        self.name = "entry" if digits else "entry-m1000"
+        self.upper_triangle = upper_triangle
+        self.name = "entry-upper" if upper_triangle else "entry" if digits else "entry-m1000"
         mantissa = [10, 10, 10] if digits else [1000]
         self.src_fields = [2, *mantissa, ENTRY_N_EXP, MAX_DIM, MAX_DIM, MAX_PARTS]
         self.out_fields = [2, ENTRY_N_EXP + 1, *mantissa]  # sign, exponent (+ not-invertible), mantissa
@@ -501,12 +510,23 @@ class EntryCodec(Codec):
         return number_fields(d, table, 1 if output else table.shape[1] - 1, -ENTRY_EXP_MIN)
 
     def encode_operands(self, operands: list[torch.Tensor]) -> torch.Tensor:
-        numbers = self._numbers(operands, output=False)
+        shapes = [tuple(o.shape[1:]) for o in operands]
+        numbers, grid = self._numbers(operands, output=False), self._grid(shapes, 1)
+        if self.upper_triangle:
+            if len(shapes) != 1 or shapes[0][0] != shapes[0][1]:
+                raise ValueError(f"{self.name} reads one square matrix, not operands of shapes {shapes}")
+            upper = grid[0, :, 0] <= grid[0, :, 1]
+            numbers, grid = numbers[:, upper], grid[:, upper]
         batch, length, n_numbers = numbers.shape
         out = torch.empty(batch, length, n_numbers + 3, dtype=torch.long)
         out[..., :n_numbers] = numbers
-        out[..., n_numbers:] = self._grid([tuple(o.shape[1:]) for o in operands], 1)
+        out[..., n_numbers:] = grid
         return out
+
+    def input_entries(self, shapes: list[Shape]) -> int:
+        if self.upper_triangle:
+            return sum(r * (r + 1) // 2 for r, _ in shapes)
+        return super().input_entries(shapes)
 
     def encode_answer(self, parts: list[torch.Tensor], singular: torch.Tensor | None) -> torch.Tensor:
         out = self._numbers(parts, output=True)
@@ -556,13 +576,14 @@ class EntryCodec(Codec):
         return names
 
 
-ENCODINGS = ("P10", "P1000", "B1999", "FP15", "entry", "entry-m1000")
+ENCODINGS = ("P10", "P1000", "B1999", "FP15", "entry", "entry-m1000", "entry-upper")
 
 
 def make_codec(name: str) -> Codec:
-    """``"entry"`` or ``"entry-m1000"``, a number format (``"P1000"``) or input/output formats (``"FP15/P1000"``)."""
-    if name in ("entry", "entry-m1000"):
-        return EntryCodec(digits=name == "entry")
+    """``"entry"``, ``"entry-m1000"`` or ``"entry-upper"``, a number format (``"P1000"``) or input/output formats
+    (``"FP15/P1000"``)."""
+    if name in ("entry", "entry-m1000", "entry-upper"):
+        return EntryCodec(digits=name != "entry-m1000", upper_triangle=name == "entry-upper")
     input_format, _, output_format = name.partition("/")
     output_format = output_format or input_format
     for fmt in (input_format, output_format):

@@ -91,8 +91,9 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
-        op = get_operation(self.operation)
-        check_architecture(make_codec(self.encoding), {"value_embedding": self.value_embedding,
+        op, codec = get_operation(self.operation), make_codec(self.encoding)
+        op.check_codec(codec)
+        check_architecture(codec, {"value_embedding": self.value_embedding,
                                                        "grid_bias": self.grid_bias, "index_bias": self.index_bias,
                                                        "separate_operands": self.separate_operands})
         if self.value_mantissa and not self.value_embedding:

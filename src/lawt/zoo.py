@@ -99,6 +99,7 @@ def load_model(folder: Path) -> LoadedModel:
     try:
         state = load_file(str(weights))
         op, codec = get_operation(card["operation"]), make_codec(card["encoding"])
+        op.check_codec(codec)
         model = Seq2Seq(ModelConfig(**card["architecture"]))
         model.load_state_dict({k: v.float() for k, v in state.items()})
     except Exception as exc:  # any failure here means the folder is unusable; say which and why

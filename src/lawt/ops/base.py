@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lawt.encodings import MAX_DIM, Shape
+from lawt.encodings import MAX_DIM, Codec, Shape
 from lawt.numbers import round_sig3
 
 Dims = tuple[int, ...]
@@ -125,6 +125,12 @@ class Operation(ABC):
     @abstractmethod
     def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
         """The paper's error of predicted parts, [B] (inf where it cannot be computed)."""
+
+    def check_codec(self, codec: Codec) -> None:
+        """A ValueError unless ``codec`` can write this operation's operands."""
+        if codec.upper_triangle and not self.symmetric_only:
+            raise ValueError(f"{codec.name} reads only the upper triangle of a symmetric matrix; {self.name} takes "
+                             "other operands")
 
     def check_operands(self, operands: list[torch.Tensor]) -> None:
         """Raise :class:`OperandError` for operands the model was not trained to accept."""
