@@ -60,11 +60,11 @@ def main() -> int:
     op = loaded.op
     if op.name not in OPERATIONS:
         parser.error(f"{loaded.path} is a {op.name} model, not an eigenvalue or singular-value one")
-    labels = [label.strip() for label in args.sizes.split(",")] if args.sizes else []
-    unknown = [label for label in labels if size_of(op, label) is None]
+    asked = {label.strip(): size_of(op, label.strip()) for label in args.sizes.split(",")} if args.sizes else {}
+    unknown = [label for label, dims in asked.items() if dims is None]
     if unknown:
         parser.error(f"not a size of {op.name}: {', '.join(unknown)}")
-    sizes = [size_of(op, label) for label in labels] or loaded.sizes
+    sizes = list(asked.values()) or loaded.sizes
     unserved = [op.label(d) for d in sizes if d not in loaded.sizes]
     if unserved:
         parser.error(f"sizes the model does not serve: {', '.join(unserved)}")
