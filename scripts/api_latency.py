@@ -30,8 +30,11 @@ def main() -> int:
     parser.add_argument("--operation", default="transpose")
     parser.add_argument("--size", default="5x5", help="size label of the operation (5x5; 2x3x4 for a product)")
     args = parser.parse_args()
-    op = get_operation(args.operation)
-    dims = op.parse_label(args.size)
+    try:
+        op = get_operation(args.operation)
+        dims = op.parse_label(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
     gen = torch.Generator().manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
         server, url = start_server(None, f"sqlite:///{tmp}/latency.db", Path(tmp) / "server.log")

@@ -39,7 +39,11 @@ def main() -> int:
     loaded = args.model
     if not isinstance(loaded.codec, EntryCodec) or not loaded.codec.digits:
         parser.error(f"{loaded.path}: not a three-digit entry-layout model ({loaded.codec.name})")
-    op, dims = loaded.op, loaded.op.parse_label(args.size)
+    op = loaded.op
+    try:
+        dims = op.parse_label(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
     problems = op.generate(args.problems, dims, torch.Generator().manual_seed(args.seed))
     exact = op.solve(problems.operands)
     target = loaded.codec.encode_answer(exact, problems.singular)

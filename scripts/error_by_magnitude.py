@@ -29,7 +29,10 @@ def main() -> int:
     args = parser.parse_args()
     loaded = args.model
     op = loaded.op
-    sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
+    try:
+        sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
+    except ValueError as exc:
+        parser.error(str(exc))
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:

@@ -18,7 +18,7 @@ import json
 
 import torch
 
-from lawt.ops.base import Dims, Operation
+from lawt.data import parse_sizes
 from lawt.predict import errors, predict
 from lawt.zoo import model_argument
 
@@ -38,15 +38,6 @@ def position_statistics(answer: torch.Tensor, exact: torch.Tensor, valid: torch.
              "median_error_share": round(float(medians[i]), 5)} for i in range(exact.shape[1])]
 
 
-def size_of(op: Operation, label: str) -> Dims | None:
-    """The dimensions a label such as ``"3x3"`` names, or None unless it is one of the operation's sizes."""
-    try:
-        dims = op.parse_label(label)
-    except ValueError:
-        return None
-    return dims if dims in op.all_sizes() and op.label(dims) == label else None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=model_argument, help="an eigenvalue or singular-value model folder")
@@ -60,11 +51,10 @@ def main() -> int:
     op = loaded.op
     if op.name not in OPERATIONS:
         parser.error(f"{loaded.path} is a {op.name} model, not an eigenvalue or singular-value one")
-    asked = {label.strip(): size_of(op, label.strip()) for label in args.sizes.split(",")} if args.sizes else {}
-    unknown = [label for label, dims in asked.items() if dims is None]
-    if unknown:
-        parser.error(f"not a size of {op.name}: {', '.join(unknown)}")
-    sizes = list(asked.values()) or loaded.sizes
+    try:
+        sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
+    except ValueError as exc:
+        parser.error(str(exc))
     unserved = [op.label(d) for d in sizes if d not in loaded.sizes]
     if unserved:
         parser.error(f"sizes the model does not serve: {', '.join(unserved)}")

@@ -57,7 +57,10 @@ def main() -> int:
     loaded = args.model
     if loaded.op.name != "inverse" or not isinstance(loaded.codec, EntryCodec):
         parser.error(f"{loaded.path}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
-    sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
+    try:
+        sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
+    except ValueError as exc:
+        parser.error(str(exc))
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:

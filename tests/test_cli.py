@@ -183,6 +183,19 @@ def test_eval_other_sizes_and_distributions(tmp_path: Path, ship_model: Callable
     assert set(report["distributions"]["laplace"]["per_size"]) == {"2x2", "3x3"}  # largest dimension 2 to 3
 
 
+@pytest.mark.parametrize(("sizes", "message"), [("5x3", "'5x3' is not a size of eigenvalues: square sizes"),
+                                                ("x", "'x' is not a size of eigenvalues"),
+                                                ("2-y", "a range of sizes is written like 1-5")])
+def test_eval_of_sizes_the_operation_does_not_have_exits_2(tmp_path: Path, ship_model: Callable[..., Seq2Seq],
+                                                           capsys: pytest.CaptureFixture[str], sizes: str,
+                                                           message: str) -> None:
+    ship_model(tmp_path / "m", "eigenvalues", "entry", ["3x3"])
+    out_file = tmp_path / "r.json"
+    code, _, err = run(["eval", str(tmp_path / "m"), "--sizes", sizes, "--out", str(out_file)], capsys)
+    assert code == 2 and err.startswith("error: ") and message in err
+    assert not out_file.exists()  # once 5x3 was read as 5x5 and evaluated
+
+
 def test_eval_of_a_broken_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["eval", str(tmp_path / "nothing-here")], capsys)
     assert code == 2 and err.startswith("error: ") and "config.json: missing" in err
@@ -398,7 +411,7 @@ def test_train_refuses_unknown_settings(tmp_path: Path, capsys: pytest.CaptureFi
 @pytest.mark.parametrize(("flag", "value", "message"), [
     ("--operation", "bogus", "unknown operation 'bogus'"),
     ("--encoding", "P7", "unknown encoding 'P7'"),
-    ("--sizes", "11x11", "invalid sizes"),
+    ("--sizes", "11x11", "'11x11' is not a size of transpose"),
     ("--distribution", "cauchy", "unknown distribution 'cauchy'"),
     ("--precision", "fp16", "precision must be one of auto, fp32, bf16"),
     ("--trainable", "bogus", "trainable: no parameter starts with bogus"),

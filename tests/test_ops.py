@@ -6,6 +6,8 @@ from fractions import Fraction
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lawt.numbers import round_sig3
 from lawt.ops import OPERATIONS, OperandError, Operation, get_operation
@@ -419,6 +421,28 @@ def test_product_labels() -> None:
     op = OPERATIONS["product"]
     assert op.label((5, 5, 5)) == "5x5" and op.parse_label("5x5") == (5, 5, 5)
     assert op.label((2, 3, 4)) == "2x3x4" and op.parse_label("2x3x4") == (2, 3, 4)
+    assert op.parse_label("5x5x5") == (5, 5, 5)
+    with pytest.raises(ValueError, match="'5x3' is not a size of product: sizes m x k x n"):
+        op.parse_label("5x3")  # once read as 5x5x3
+
+
+@pytest.mark.parametrize(("name", "label"), [("eigenvalues", "5x3"), ("inverse", "5"), ("sum", "3"), ("sum", "11x1"),
+                                             ("sum", "0x2"), ("transpose", "3x4x5"), ("product", "1x2x3x4"),
+                                             ("matvec", " 3x3"), ("matvec", "3x3 "), ("sum", "x"), ("sum", "")])
+def test_a_label_that_names_no_size_is_refused_by_name(name: str, label: str) -> None:
+    with pytest.raises(ValueError, match=f"{label!r} is not a size of {name}: "):
+        OPERATIONS[name].parse_label(label)
+
+
+@given(st.sampled_from(sorted(OPERATIONS)), st.text(alphabet="0123456789x ²-", max_size=9))
+def test_parse_label_returns_a_size_or_a_value_error(name: str, label: str) -> None:
+    op = OPERATIONS[name]
+    try:
+        dims = op.parse_label(label)
+    except ValueError as exc:
+        assert repr(label) in str(exc)
+    else:
+        assert dims in op.all_sizes()
 
 
 def test_invertible_draws_skip_an_exactly_singular_matrix(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,6 +35,14 @@ def test_digit_errors_counts_every_entry_once(tmp_path: Path) -> None:
     assert max(rates.values()) <= report["entry_wrong"] <= min(1.0, sum(rates.values()))
 
 
+@pytest.mark.parametrize("size", ["x", "2x3x4", "11x11"])
+def test_digit_errors_refuses_a_size_the_operation_does_not_have(tmp_path: Path, size: str) -> None:
+    ship_tiny(tmp_path / "sum", "sum", "entry", ["2x2"])
+    result = run_script("digit_errors.py", str(tmp_path / "sum"), "--size", size, "--problems", "4")
+    assert result.returncode == 2 and f"{size!r} is not a size of sum" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_digit_errors_refuses_a_token_layout(tmp_path: Path) -> None:
     ship_tiny(tmp_path / "sum", "sum", "P1000", ["2x2"])
     result = run_script("digit_errors.py", str(tmp_path / "sum"), "--size", "2x2", "--problems", "4")

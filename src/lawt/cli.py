@@ -81,7 +81,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     loaded = load_model(args.model)
     op = loaded.op
-    sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
+    try:
+        sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes
+    except ValueError as exc:
+        return refused(exc)
     trained_on = loaded.distribution
     if args.distributions == "all":
         names = [trained_on, *(d for d in op.all_distributions() if d != trained_on)]

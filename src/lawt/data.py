@@ -15,12 +15,15 @@ def parse_sizes(op: Operation, spec: str) -> list[Dims]:
     if spec == "all":
         return op.all_sizes()
     if "-" in spec and "x" not in spec:
-        low, high = (int(v) for v in spec.split("-"))
-        return [d for d in op.all_sizes() if low <= max(d) <= high and min(d) >= 1]
-    sizes = [op.parse_label(label.strip()) for label in spec.split(",") if label.strip()]
-    unknown = [op.label(d) for d in sizes if d not in op.all_sizes()]
-    if unknown or not sizes:
-        raise ValueError(f"{op.name}: invalid sizes {spec!r}")
+        bounds = spec.split("-")
+        if len(bounds) != 2 or not all(b.strip().isascii() and b.strip().isdigit() for b in bounds):
+            raise ValueError(f"{op.name}: a range of sizes is written like 1-5, not {spec!r}")
+        low, high = (int(b) for b in bounds)
+        sizes = [d for d in op.all_sizes() if low <= max(d) <= high and min(d) >= 1]
+    else:
+        sizes = [op.parse_label(label.strip()) for label in spec.split(",") if label.strip()]
+    if not sizes:
+        raise ValueError(f"{op.name}: no sizes in {spec!r}")
     return sizes
 
 

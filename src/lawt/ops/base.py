@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -82,9 +83,26 @@ class Operation(ABC):
         return f"{dims[0]}x{dims[0]}" if len(dims) == 1 else "x".join(map(str, dims))
 
     def parse_label(self, label: str) -> Dims:
-        """Inverse of :meth:`label`."""
-        dims = tuple(int(d) for d in label.split("x"))
-        return dims[:1] if self.square_only else dims
+        """Inverse of :meth:`label`; a ValueError saying what is wrong unless ``label`` spells one of its sizes."""
+        if re.fullmatch(r"[0-9]{1,3}(?:x[0-9]{1,3})*", label):
+            dims = self.dims_from_parts(tuple(int(part) for part in label.split("x")))
+            if dims in self.all_sizes():
+                return dims
+        raise ValueError(f"{label!r} is not a size of {self.name}: {self.size_help()}")
+
+    def dims_from_parts(self, parts: tuple[int, ...]) -> Dims | None:
+        """The size the numbers of a label name, before it is checked (None if they name none)."""
+        if len(parts) != 2:
+            return None
+        if self.square_only:
+            return parts[:1] if parts[0] == parts[1] else None
+        return parts
+
+    def size_help(self) -> str:
+        """How its sizes are written, for error messages."""
+        first, last = self.all_sizes()[0], self.all_sizes()[-1]
+        kind, example = ("square sizes", "3x3") if self.square_only else ("sizes rows x columns", "3x4")
+        return f"{kind} from {self.label(first)} to {self.label(last)}, written like {example}"
 
     @abstractmethod
     def operand_shapes(self, dims: Dims) -> list[Shape]:

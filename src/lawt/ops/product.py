@@ -25,9 +25,13 @@ class Product(Operation):
         m, k, n = dims
         return f"{m}x{n}" if m == k == n else f"{m}x{k}x{n}"
 
-    def parse_label(self, label: str) -> Dims:
-        dims = tuple(int(d) for d in label.split("x"))
-        return (dims[0], dims[0], dims[1]) if len(dims) == 2 else dims
+    def dims_from_parts(self, parts: tuple[int, ...]) -> Dims | None:
+        if len(parts) == 2:
+            return (parts[0],) * 3 if parts[0] == parts[1] else None
+        return parts if len(parts) == 3 else None
+
+    def size_help(self) -> str:
+        return "sizes m x k x n (A is m x k, B is k x n) from 1 to 10, written like 2x3x4, or 5x5 for 5x5x5"
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         m, k, n = dims

@@ -25,11 +25,10 @@ def _tidy(matrix: torch.Tensor) -> list[list[float]]:
 
 
 def _size(op: Operation, label: str) -> Dims:
-    dims = op.parse_label(label)
-    if op.label(dims) != label or dims not in op.all_sizes():
-        kind = "square sizes" if op.square_only else "sizes"
-        raise HTTPException(status_code=422, detail=f"size {label} does not fit {op.name} ({kind} 1x1 to 10x10)")
-    return dims
+    try:
+        return op.parse_label(label)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.get("/example", response_model=Example, responses=problems(422))
