@@ -416,6 +416,11 @@ def test_train_refuses_unknown_settings(tmp_path: Path, capsys: pytest.CaptureFi
     ("--precision", "fp16", "precision must be one of auto, fp32, bf16"),
     ("--trainable", "bogus", "trainable: no parameter starts with bogus"),
     ("--typed-share", "2", "typed share must be between 0 and 1"),
+    ("--eval-every", "0", "eval_every must be at least 1, not 0"),  # once a ZeroDivisionError at the first step
+    ("--n-heads", "3", "d_model 256 must be a multiple of n_heads 3"),
+    ("--warmup-steps", "-5", "warmup_steps must not be negative, not -5"),
+    ("--lr", "0", "lr must be positive, not 0.0"),
+    ("--min-lr-ratio", "1.5", "min_lr_ratio must be between 0 and 1, not 1.5"),
 ])
 def test_train_refuses_bad_settings_before_any_work(flag: str, value: str, message: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:

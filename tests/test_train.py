@@ -311,8 +311,8 @@ def test_parse_sizes() -> None:
     assert parse_sizes(transpose, " 2x3, 4x4 ") == [(2, 3), (4, 4)]
     assert parse_sizes(product, "5x5,2x3x4") == [(5, 5, 5), (2, 3, 4)]
     for bad, message in [("11x11", "'11x11' is not a size of transpose"), ("0x3", "'0x3' is not a size"),
-                         ("", "no sizes in ''"), (" , ", "no sizes"), ("1-x", "'1-x' is not a size"), ("1-y", "written like 1-5"),
-                         ("1-2-3", "written like 1-5"), ("11-12", "no sizes in '11-12'")]:
+                         ("", "no sizes in ''"), (" , ", "no sizes"), ("1-x", "'1-x' is not a size"),
+                         ("1-y", "written like 1-5"), ("1-2-3", "written like 1-5"), ("11-12", "no sizes in '11-12'")]:
         with pytest.raises(ValueError, match=message):
             parse_sizes(transpose, bad)
     with pytest.raises(ValueError, match="'5x3' is not a size of inverse: square sizes"):

@@ -30,6 +30,11 @@ from lawt.ops import get_operation
 from lawt.ops.base import TYPED, Dims, Operation
 from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_model, sha256
 
+POSITIVE_SETTINGS = ("d_model", "n_heads", "enc_layers", "dec_layers", "ffn_mult", "batch_size", "groups", "steps",
+                     "eval_every", "eval_problems", "checkpoint_every", "log_every")
+NON_NEGATIVE_SETTINGS = ("head_hidden", "batch_tokens", "warmup_steps", "max_minutes", "stop_step", "weight_decay",
+                         "grad_clip", "curriculum_steps", "eval_focus_problems")
+
 
 @dataclass
 class TrainConfig:
@@ -91,6 +96,7 @@ class TrainConfig:
 
     def check(self) -> None:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
+        self.check_numbers()
         op, codec = get_operation(self.operation), make_codec(self.encoding)
         op.check_codec(codec)
         check_architecture(codec, {"value_embedding": self.value_embedding,
@@ -111,6 +117,21 @@ class TrainConfig:
         resolve_precision(self.precision, torch.device("cpu"))
         if self.trainable:
             freeze_all_but(self.build_model(), self.trainable)
+
+    def check_numbers(self) -> None:
+        """Raise a ValueError naming the first count, size or rate out of its range."""
+        for name in POSITIVE_SETTINGS:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in NON_NEGATIVE_SETTINGS:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, not {getattr(self, name)}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} must be a multiple of n_heads {self.n_heads}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, not {self.lr}")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio must be between 0 and 1, not {self.min_lr_ratio}")
 
     def build_model(self) -> Seq2Seq:
         """A freshly initialised model of this architecture (from the torch seed as it stands)."""
