@@ -15,9 +15,8 @@ import json
 
 import torch
 
-from lawt.data import parse_sizes
 from lawt.predict import errors, predict
-from lawt.zoo import model_argument
+from lawt.zoo import asked_sizes, model_argument
 
 
 def main() -> int:
@@ -29,10 +28,7 @@ def main() -> int:
     args = parser.parse_args()
     loaded = args.model
     op = loaded.op
-    try:
-        sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
-    except ValueError as exc:
-        parser.error(str(exc))
+    sizes = asked_sizes(parser, loaded, args.sizes)
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:

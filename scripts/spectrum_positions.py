@@ -18,9 +18,8 @@ import json
 
 import torch
 
-from lawt.data import parse_sizes
 from lawt.predict import errors, predict
-from lawt.zoo import model_argument
+from lawt.zoo import asked_sizes, model_argument
 
 OPERATIONS = ("eigenvalues", "singular_values")
 TOLERANCE = 0.05
@@ -51,13 +50,7 @@ def main() -> int:
     op = loaded.op
     if op.name not in OPERATIONS:
         parser.error(f"{loaded.path} is a {op.name} model, not an eigenvalue or singular-value one")
-    try:
-        sizes = parse_sizes(op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
-    except ValueError as exc:
-        parser.error(str(exc))
-    unserved = [op.label(d) for d in sizes if d not in loaded.sizes]
-    if unserved:
-        parser.error(f"sizes the model does not serve: {', '.join(unserved)}")
+    sizes = asked_sizes(parser, loaded, args.sizes, served=True)
     rows = {}
     for dims in sizes:
         problems = op.generate(args.problems, dims, torch.Generator().manual_seed(args.seed + 100 * dims[0] + dims[-1]))

@@ -19,10 +19,9 @@ import json
 
 import torch
 
-from lawt.data import parse_sizes
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EntryCodec
 from lawt.predict import predict
-from lawt.zoo import LoadedModel, model_argument
+from lawt.zoo import LoadedModel, asked_sizes, model_argument
 
 KINDS = (("invertible_uniform", "uniform"), ("invertible_grid", "grid"), ("invertible_integer", "integer"),
          ("rank_deficient", "singular"), ("singular_integer", "singular_integer"))
@@ -57,10 +56,7 @@ def main() -> int:
     loaded = args.model
     if loaded.op.name != "inverse" or not isinstance(loaded.codec, EntryCodec):
         parser.error(f"{loaded.path}: not an entry-layout inverse model ({loaded.op.name}, {loaded.codec.name})")
-    try:
-        sizes = parse_sizes(loaded.op, args.sizes) if args.sizes else loaded.sizes  # as `lawt eval --sizes`
-    except ValueError as exc:
-        parser.error(str(exc))
+    sizes = asked_sizes(parser, loaded, args.sizes)
     gen = torch.Generator().manual_seed(args.seed)
     rows = {}
     for dims in sizes:

@@ -43,6 +43,15 @@ def test_digit_errors_refuses_a_size_the_operation_does_not_have(tmp_path: Path,
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("script", ["error_by_magnitude.py", "verdict_errors.py", "spectrum_positions.py"])
+def test_a_size_the_operation_does_not_have_is_a_usage_error(tmp_path: Path, script: str) -> None:
+    operation = {"error_by_magnitude.py": "matvec", "verdict_errors.py": "inverse"}.get(script, "eigenvalues")
+    ship_tiny(tmp_path / "model", operation, "entry", ["2x2"])
+    result = run_script(script, str(tmp_path / "model"), "--sizes", "2x2,2x", "--problems", "4")
+    assert result.returncode == 2 and f"'2x' is not a size of {operation}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_digit_errors_refuses_a_token_layout(tmp_path: Path) -> None:
     ship_tiny(tmp_path / "sum", "sum", "P1000", ["2x2"])
     result = run_script("digit_errors.py", str(tmp_path / "sum"), "--size", "2x2", "--problems", "4")

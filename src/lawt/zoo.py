@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from lawt.data import parse_sizes
 from lawt.encodings import Codec, make_codec
 from lawt.model import ModelConfig, Seq2Seq
 from lawt.ops import Operation, get_operation
@@ -114,6 +115,19 @@ def model_argument(text: str) -> LoadedModel:
         return load_model(Path(text))
     except ModelLoadError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def asked_sizes(parser: argparse.ArgumentParser, loaded: LoadedModel, spec: str, served: bool = False) -> list[Dims]:
+    """The sizes a ``--sizes`` flag names (as ``lawt eval --sizes``), or the model's own without one; a usage error
+    for a size the operation does not have or, with ``served``, one the model does not serve."""
+    try:
+        sizes = parse_sizes(loaded.op, spec) if spec else loaded.sizes
+    except ValueError as exc:
+        parser.error(str(exc))
+    unserved = [loaded.op.label(d) for d in sizes if d not in loaded.sizes]
+    if served and unserved:
+        parser.error(f"sizes the model does not serve: {', '.join(unserved)}")
+    return sizes
 
 
 def discover(root: Path = ZOO_DIR) -> dict[str, LoadedModel | ModelLoadError]:
