@@ -9,6 +9,11 @@ of |model_i − exact_i| divided by the mean |exact| of the answer ("share", the
 error). An answer that does not decode counts as wrong at every position. Problems come from the operation's
 own test distribution (Wigner matrices for eigenvalues), drawn with ``seed`` and the size's dimensions, so one
 size's figures do not depend on the others asked.
+
+With ``--baseline``, each size also gets the same figures for least-squares fits that know only power traces:
+for d = 1..n, the values as a quadratic polynomial in tr(M), …, tr(M^d) (M = A, or AᵀA for singular values,
+each trace as the root that scales like an entry), fitted on ``--fit-problems`` other problems. The spectrum is
+a function of the n traces, so the fits show how far a model's answers go beyond the scale (d = 2) of a matrix.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import json
 
 import torch
 
+from lawt.ops import Operation, Problems
+from lawt.ops.base import Dims
 from lawt.predict import errors, predict
 from lawt.zoo import asked_sizes, model_argument
 
@@ -37,15 +44,51 @@ def position_statistics(answer: torch.Tensor, exact: torch.Tensor, valid: torch.
              "median_error_share": round(float(medians[i]), 5)} for i in range(exact.shape[1])]
 
 
+def trace_features(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor:
+    """[N, features]: 1, the power traces tr(M^j) for j = 1..degree as entry-scaled roots, and their pairwise
+    products; M = A for eigenvalues, AᵀA for singular values (so its traces are sums of σ^(2j))."""
+    a = a.double()
+    m = a if operation == "eigenvalues" else a.transpose(1, 2) @ a
+    root = 1 if operation == "eigenvalues" else 2  # tr((AᵀA)^j) scales like an entry to the power 2j
+    power, traces = torch.eye(m.shape[-1], dtype=m.dtype).expand_as(m), []
+    for j in range(1, degree + 1):
+        power = power @ m
+        t = torch.diagonal(power, dim1=1, dim2=2).sum(1)
+        traces.append(t.sign() * t.abs() ** (1 / (root * j)))
+    z = torch.stack(traces, 1)
+    pairs = torch.triu_indices(degree, degree)
+    return torch.cat([torch.ones_like(z[:, :1]), z, (z[:, :, None] * z[:, None, :])[:, pairs[0], pairs[1]]], 1)
+
+
+def trace_baselines(op: Operation, dims: Dims, problems: Problems, fit_problems: int,
+                    seed: int) -> dict[str, dict]:
+    """For d = 1..n, the whole-answer pass rate and position statistics of a quadratic fit on d power traces."""
+    fit = op.generate(fit_problems, dims, torch.Generator().manual_seed(seed))
+    fit_exact = op.solve(fit.operands)[0]
+    exact = op.solve(problems.operands)[0]
+    rows = {}
+    for degree in range(1, exact.shape[1] + 1):
+        weights = torch.linalg.lstsq(trace_features(fit.operands[0], op.name, degree),
+                                     fit_exact.flatten(1).double()).solution
+        values = (trace_features(problems.operands[0], op.name, degree) @ weights).sort(1, descending=True).values
+        relative = op.error(problems.operands, [values.reshape(exact.shape).to(exact.dtype)])
+        decoded = torch.ones(len(values), dtype=torch.bool)
+        rows[f"traces_1_to_{degree}"] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
+                                         "positions": position_statistics(values, exact.flatten(1).double(), decoded)}
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=model_argument, help="an eigenvalue or singular-value model folder")
     parser.add_argument("--sizes", default="", help="sizes such as 3x3,2x5 (default: every size the model serves)")
     parser.add_argument("--problems", type=int, default=1000, help="per size")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--baseline", action="store_true", help="also the power-trace least-squares baselines")
+    parser.add_argument("--fit-problems", type=int, default=20000, help="problems each baseline is fitted on")
     args = parser.parse_args()
-    if args.problems < 1:
-        parser.error("--problems must be at least 1")
+    if args.problems < 1 or args.fit_problems < 1:
+        parser.error("--problems and --fit-problems must be at least 1")
     loaded = args.model
     op = loaded.op
     if op.name not in OPERATIONS:
@@ -53,13 +96,16 @@ def main() -> int:
     sizes = asked_sizes(parser, loaded, args.sizes, served=True)
     rows = {}
     for dims in sizes:
-        problems = op.generate(args.problems, dims, torch.Generator().manual_seed(args.seed + 100 * dims[0] + dims[-1]))
+        size_seed = args.seed + 100 * dims[0] + dims[-1]
+        problems = op.generate(args.problems, dims, torch.Generator().manual_seed(size_seed))
         prediction = predict(loaded.model, loaded.codec, op, problems.operands, dims)
         relative = errors(op, problems.operands, prediction, problems.singular)
         exact = op.solve(problems.operands)[0].flatten(1)
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
                                 "positions": position_statistics(prediction.parts[0].flatten(1), exact,
                                                                  prediction.valid)}
+        if args.baseline:
+            rows[op.label(dims)]["baselines"] = trace_baselines(op, dims, problems, args.fit_problems, size_seed + 1)
     print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "seed": args.seed, "per_size": rows}, indent=1))
     return 0

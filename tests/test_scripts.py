@@ -14,6 +14,7 @@ import torch
 from conftest import ship_tiny, tiny_model
 
 from lawt.encodings import ENTRY_NOT_INVERTIBLE
+from lawt.ops import OPERATIONS
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -157,12 +158,37 @@ def test_position_statistics_judges_each_value_of_the_spectrum() -> None:
     assert rows[1]["median_error_share"] == pytest.approx(1 / (8 / 3), abs=1e-5)
 
 
+def test_trace_features_are_the_power_traces_as_entry_scaled_roots() -> None:
+    spectrum = load_script("spectrum_positions")
+    a = torch.diag(torch.tensor([3.0, -1.0]))[None]
+    features = spectrum.trace_features(a, "eigenvalues", 2)  # 1, tr A = 2, tr A² = 10 -> √10, then products
+    z1, z2 = 2.0, 10**0.5
+    assert features[0].tolist() == pytest.approx([1.0, z1, z2, z1 * z1, z1 * z2, z2 * z2])
+    features = spectrum.trace_features(a, "singular_values", 1)  # tr AᵀA = 10 scales like an entry squared
+    assert features[0].tolist() == pytest.approx([1.0, z2, 10.0])
+
+
+def test_the_one_trace_baseline_is_exact_on_1x1_and_not_on_3x3() -> None:
+    spectrum = load_script("spectrum_positions")
+    for name in ("eigenvalues", "singular_values"):
+        op = OPERATIONS[name]
+        for n, exact in ((1, True), (3, False)):
+            problems = op.generate(200, op.parse_label(f"{n}x{n}"), torch.Generator().manual_seed(1))
+            rows = spectrum.trace_baselines(op, op.parse_label(f"{n}x{n}"), problems, 500, seed=2)
+            assert list(rows) == [f"traces_1_to_{d}" for d in range(1, n + 1)]
+            first = rows["traces_1_to_1"]
+            assert (first["accuracy_5%"] == 1.0) is exact
+            assert (first["positions"][0]["median_error_share"] < 1e-6) is exact
+
+
 def test_spectrum_positions_reports_each_size_of_an_eigenvalue_model(tmp_path: Path) -> None:
     ship_tiny(tmp_path / "eigenvalues", "eigenvalues", "entry", ["2x2", "3x3"])
-    result = run_script("spectrum_positions.py", str(tmp_path / "eigenvalues"), "--problems", "30")
+    result = run_script("spectrum_positions.py", str(tmp_path / "eigenvalues"), "--problems", "30", "--baseline",
+                        "--fit-problems", "100")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert list(report["per_size"]) == ["2x2", "3x3"]
+    assert list(report["per_size"]["3x3"]["baselines"]) == ["traces_1_to_1", "traces_1_to_2", "traces_1_to_3"]
     assert [len(row["positions"]) for row in report["per_size"].values()] == [2, 3]
     for row in report["per_size"].values():
         assert 0 <= row["accuracy_5%"] <= 1
