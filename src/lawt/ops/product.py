@@ -31,7 +31,7 @@ class Product(Operation):
         return parts if len(parts) == 3 else None
 
     def size_help(self) -> str:
-        return "sizes m x k x n (A is m x k, B is k x n) from 1 to 10, written like 2x3x4, or 5x5 for 5x5x5"
+        return f"sizes m x k x n (A is m x k, B is k x n) from 1 to {MAX_DIM}, written like 2x3x4, or 5x5 for 5x5x5"
 
     def operand_shapes(self, dims: Dims) -> list[Shape]:
         m, k, n = dims
