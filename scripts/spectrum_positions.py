@@ -13,7 +13,8 @@ size's figures do not depend on the others asked.
 With ``--baseline``, each size also gets the same figures for least-squares fits that know only power traces:
 for d = 1..n, the values as a quadratic polynomial in tr(M), …, tr(M^d) (M = A, or AᵀA for singular values,
 each trace as the root that scales like an entry), fitted on ``--fit-problems`` other problems. The spectrum is
-a function of the n traces, so the fits show how far a model's answers go beyond the scale (d = 2) of a matrix.
+a function of the n traces, so the fits show how far a model's answers go beyond the matrix's scale (d = 1
+for singular values, d = 2 for eigenvalues).
 """
 
 from __future__ import annotations
