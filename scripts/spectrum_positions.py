@@ -45,9 +45,9 @@ def position_statistics(answer: torch.Tensor, exact: torch.Tensor, valid: torch.
              "median_error_share": round(float(medians[i]), 5)} for i in range(exact.shape[1])]
 
 
-def trace_features(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor:
-    """[N, features]: 1, the power traces tr(M^j) for j = 1..degree as entry-scaled roots, and their pairwise
-    products; M = A for eigenvalues, AᵀA for singular values (so its traces are sums of σ^(2j))."""
+def power_traces(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor:
+    """[N, degree]: tr(M^j) for j = 1..degree as entry-scaled roots; M = A for eigenvalues, AᵀA for singular
+    values (so its traces are sums of σ^(2j))."""
     a = a.double()
     m = a if operation == "eigenvalues" else a.transpose(1, 2) @ a
     root = 1 if operation == "eigenvalues" else 2  # tr((AᵀA)^j) scales like an entry to the power 2j
@@ -56,9 +56,18 @@ def trace_features(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor
         power = power @ m
         t = torch.diagonal(power, dim1=1, dim2=2).sum(1)
         traces.append(t.sign() * t.abs() ** (1 / (root * j)))
-    z = torch.stack(traces, 1)
-    pairs = torch.triu_indices(degree, degree)
+    return torch.stack(traces, 1)
+
+
+def quadratic_design(z: torch.Tensor) -> torch.Tensor:
+    """[N, features]: 1, the columns of ``z`` and their pairwise products."""
+    pairs = torch.triu_indices(z.shape[1], z.shape[1])
     return torch.cat([torch.ones_like(z[:, :1]), z, (z[:, :, None] * z[:, None, :])[:, pairs[0], pairs[1]]], 1)
+
+
+def trace_features(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor:
+    """The quadratic design on the first ``degree`` power traces of each matrix."""
+    return quadratic_design(power_traces(a, operation, degree))
 
 
 def trace_baselines(op: Operation, dims: Dims, problems: Problems, fit_problems: int,
@@ -67,11 +76,12 @@ def trace_baselines(op: Operation, dims: Dims, problems: Problems, fit_problems:
     fit = op.generate(fit_problems, dims, torch.Generator().manual_seed(seed))
     fit_exact = op.solve(fit.operands)[0]
     exact = op.solve(problems.operands)[0]
+    n = exact.shape[1]
+    fit_traces, test_traces = (power_traces(x.operands[0], op.name, n) for x in (fit, problems))
     rows = {}
-    for degree in range(1, exact.shape[1] + 1):
-        weights = torch.linalg.lstsq(trace_features(fit.operands[0], op.name, degree),
-                                     fit_exact.flatten(1).double()).solution
-        values = (trace_features(problems.operands[0], op.name, degree) @ weights).sort(1, descending=True).values
+    for degree in range(1, n + 1):
+        weights = torch.linalg.lstsq(quadratic_design(fit_traces[:, :degree]), fit_exact.flatten(1).double()).solution
+        values = (quadratic_design(test_traces[:, :degree]) @ weights).sort(1, descending=True).values
         relative = op.error(problems.operands, [values.reshape(exact.shape).to(exact.dtype)])
         decoded = torch.ones(len(values), dtype=torch.bool)
         rows[f"traces_1_to_{degree}"] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
