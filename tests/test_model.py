@@ -246,7 +246,24 @@ def test_starting_from_a_model_without_the_mantissa_feature_changes_no_answer() 
     logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), batch.src, None) for model in (before, after)]
     assert torch.allclose(logits[0], logits[1], atol=1e-6)
     with pytest.raises(RuntimeError):  # any other difference is refused, not silently dropped
-        Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True, enc_layers=2).start_from(before)
+        Seq2Seq.for_codec(codec, d_model=32, n_heads=2, value_embedding=True).start_from(before)
+
+
+def test_starting_a_deeper_model_from_a_shallower_one_changes_no_answer_until_it_trains() -> None:
+    codec, op = make_codec("entry"), get_operation("matvec")
+    torch.manual_seed(0)
+    before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True).eval()
+    after = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, value_embedding=True, enc_layers=3, dec_layers=2)
+    after.start_from(before)
+    problems = op.generate(6, (3, 2), torch.Generator().manual_seed(1))
+    batch = codec.encode(problems.operands, op.solve(problems.operands))
+    after.eval()
+    logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), batch.src, None) for model in (before, after)]
+    assert torch.allclose(logits[0], logits[1], atol=1e-6)
+    after.hidden(batch.tgt_in, after.encode(batch.src, None), batch.src, None).square().mean().backward()
+    assert after.encoder[2].mlp[2].weight.grad.abs().sum() > 0  # the added blocks learn from the first step
+    with pytest.raises(RuntimeError):  # a model is never started from a deeper one: layers would be dropped
+        before.start_from(after)
 
 
 def test_value_embedding_needs_an_entry_layout() -> None:

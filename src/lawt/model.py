@@ -345,6 +345,16 @@ def check_architecture(codec: Codec, arch: dict) -> None:
         raise ValueError(f"separate_operands needs an entry layout, not {codec.name}")
 
 
+ADDED_LAYER_ZEROS = tuple(f"{proj}.{kind}" for proj in ("attn.out", "mlp.2") for kind in ("weight", "bias"))
+
+
+def added_layers(model: nn.Module, other: nn.Module) -> tuple[str, ...]:
+    """The name prefixes of ``model``'s encoder and decoder blocks beyond ``other``'s ("encoder.2.", ...);
+    empty when ``model`` has no more layers than ``other`` in either stack."""
+    return tuple(f"{stack}.{i}." for stack in ("encoder", "decoder")
+                 for i in range(len(getattr(other, stack)), len(getattr(model, stack))))
+
+
 class Seq2Seq(nn.Module):
     """The encoder–decoder transformer."""
 
@@ -394,12 +404,16 @@ class Seq2Seq(nn.Module):
                                out_fields=codec.out_fields, **numbers, **arch))
 
     def start_from(self, other: Seq2Seq) -> None:
-        """Copy ``other``'s weights. ``other`` may lack the value embedding (or only its mantissa feature) or
-        the grid bias: those weights then start at zero, so this model computes what ``other`` does until
-        training uses them."""
+        """Copy ``other``'s weights. ``other`` may lack the value embedding (or only its mantissa feature), the
+        grid bias, or the last encoder or decoder layers: those weights then start where this model computes
+        what ``other`` does until training uses them (zero features and biases; the added layers' output
+        projections zero, so that each added block passes its input on)."""
         state = other.state_dict()
+        added = added_layers(self, other)
         for name, mine in self.state_dict().items():
             theirs = state.get(name)
+            if theirs is None and name.startswith(added):
+                state[name] = torch.zeros_like(mine) if name.endswith(ADDED_LAYER_ZEROS) else mine
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
             if theirs is None and name.endswith("_value.proj.weight"):
