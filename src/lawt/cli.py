@@ -341,6 +341,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
             continue
         for name, part in zip(names if len(names) == len(parts) else [""] * len(parts), parts, strict=True):
             print(f"{label}{' — ' + name if name else ''}:\n{format_matrix(part)}")
+    if answer.scratchpad:
+        pad = answer.scratchpad
+        for label, parts in (("model's working", pad["model"]), ("exact working", pad["exact"])):
+            print(f"{label} — {pad['title']} (not judged):\n" + "\n".join(format_matrix(p) for p in parts))
     if answer.relative_error is not None or answer.passes:
         err = "n/a" if answer.relative_error is None else f"{answer.relative_error:.3g}"
         verdicts = ", ".join(f"{k} {'pass' if v else 'fail'}" for k, v in answer.passes.items())

@@ -65,6 +65,7 @@ class Answer:
     tokens: list[str] = field(default_factory=list)
     beams: list[dict] = field(default_factory=list)
     invertible: dict | None = None
+    scratchpad: dict | None = None  # what the model wrote before its answer: {"title", "model", "exact"}
     model: dict | None = None
 
     def to_dict(self) -> dict:
@@ -76,7 +77,8 @@ class Answer:
             "confidence_per_number": self.confidence_per_number, "calibration": self.calibration,
             "log_prob": self.log_prob, "provenance": self.provenance, "provenance_detail": self.provenance_detail,
             "decode_ms": self.decode_ms, "timing_ms": {"model": self.decode_ms, "exact": self.exact_ms},
-            "tokens": self.tokens, "beams": self.beams, "invertible": self.invertible, "model": self.model,
+            "tokens": self.tokens, "beams": self.beams, "invertible": self.invertible,
+            "scratchpad": self.scratchpad, "model": self.model,
         }
 
 
@@ -113,6 +115,7 @@ def model_card(loaded: LoadedModel, size: str | None = None) -> dict:
         "operation": card["operation"], "encoding": card["encoding"], "sizes": card["sizes"],
         "encoder_layers": arch["enc_layers"], "decoder_layers": arch["dec_layers"], "width": arch["d_model"],
         "heads": arch["n_heads"], "features": loaded.model.cfg.features(), "parameters": card.get("parameters"),
+        "scratchpad": loaded.op.scratch_title or None,
         "examples_seen": card.get("training", {}).get("examples"),
         "training_cpu_hours": round(card.get("training", {}).get("cpu_seconds", 0) / 3600, 3),
         "started_from": _started_from(card),
@@ -200,7 +203,7 @@ class Calculator:
             answer.provenance, answer.provenance_detail = UNAVAILABLE, status
             return answer
         answer.model = model_card(status, size)
-        self._run_model(status, op, tensors, dims, beam, singular, answer)
+        self._run_model(status, tensors, dims, beam, singular, answer)
         return answer
 
     @staticmethod
@@ -217,8 +220,10 @@ class Calculator:
         return singular
 
     @staticmethod
-    def _run_model(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims: tuple, beam: int,
+    def _run_model(loaded: LoadedModel, tensors: list[torch.Tensor], dims: tuple, beam: int,
                    singular: torch.Tensor | None, answer: Answer) -> None:
+        """Run the model on the problem and fill in its answer, error, confidence and provenance."""
+        op = loaded.op  # the operation as the model writes it: after its scratchpad, if it has one
         with torch.inference_mode():
             prediction = predict(loaded.model, loaded.codec, op, tensors, dims, beam=beam)
         answer.decode_ms = round(1000 * prediction.decode_seconds, 3)
@@ -232,7 +237,10 @@ class Calculator:
         if answer.invertible is not None:
             answer.invertible["model"] = not bool(prediction.not_invertible[0])
         if bool(prediction.valid[0]):
-            answer.model_answer = _lists(prediction.parts)
+            answer.model_answer = _lists(op.answer_of(prediction.parts))
+            if scratch := op.scratch_of(prediction.parts):
+                answer.scratchpad = {"title": op.scratch_title, "model": _lists(scratch),
+                                     "exact": _lists(op.scratch_of(op.solve(tensors)))}
         elif not bool(prediction.not_invertible[0]):
             answer.provenance = INVALID_OUTPUT
         if beam > 1:
@@ -287,7 +295,7 @@ def _beams(loaded: LoadedModel, op: Operation, tensors: list[torch.Tensor], dims
             err = torch.where(decoded.not_invertible, 0.0, math.inf)
         err = torch.where(decoded.valid | decoded.not_invertible, err, math.inf)
         beams.append({
-            "answer": _lists(answer) if bool(decoded.valid[0]) else None,
+            "answer": _lists(op.answer_of(answer)) if bool(decoded.valid[0]) else None,
             "not_invertible": bool(decoded.not_invertible[0]),
             "log_prob": float(prediction.log_prob[0, k]), "relative_error": _finite(float(err[0])),
         })

@@ -44,6 +44,7 @@ class TrainConfig:
     encoding: str = "entry"
     sizes: str = "all"
     distribution: str = ""
+    scratchpad: str = ""  # intermediate results written before the answer (lawt.ops.scratchpad), e.g. "gram"
     d_model: int = 256
     n_heads: int = 8
     enc_layers: int = 1
@@ -97,7 +98,7 @@ class TrainConfig:
     def check(self) -> None:
         """Raise a ValueError naming the first setting that cannot be trained (before any work starts)."""
         self.check_numbers()
-        op, codec = get_operation(self.operation), make_codec(self.encoding)
+        op, codec = get_operation(self.operation, self.scratchpad), make_codec(self.encoding)
         op.check_codec(codec)
         check_architecture(codec, {"value_embedding": self.value_embedding,
                                                        "grid_bias": self.grid_bias, "index_bias": self.index_bias,
@@ -279,7 +280,7 @@ def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: 
         training |= {"examples": training["examples"] + started_from.get("examples", 0),
                      "cpu_seconds": round(training["cpu_seconds"] + started_from.get("cpu_seconds", 0.0), 1),
                      "started_from": started_from}
-    return {
+    card = {
         "operation": cfg.operation,
         "encoding": cfg.encoding,
         "sizes": op_sizes,
@@ -287,6 +288,9 @@ def card_for(cfg: TrainConfig, op_sizes: list[str], counters: dict, evaluation: 
         "training": training,
         "evaluation": evaluation,
     }
+    if cfg.scratchpad:
+        card["scratchpad"] = cfg.scratchpad
+    return card
 
 
 def freeze_all_but(model: torch.nn.Module, trainable: str) -> None:
@@ -335,7 +339,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
     device = ddp.device
     cfg.precision = resolve_precision(cfg.precision, device, cfg.d_model)  # recorded as resolved, so a resume matches
     out = Path(cfg.out_dir)
-    op, codec = get_operation(cfg.operation), make_codec(cfg.encoding)
+    op, codec = get_operation(cfg.operation, cfg.scratchpad), make_codec(cfg.encoding)
     sizes = parse_sizes(op, cfg.sizes)
     labels = [op.label(d) for d in sizes]
     torch.manual_seed(cfg.seed)

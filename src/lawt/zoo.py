@@ -99,7 +99,7 @@ def load_model(folder: Path) -> LoadedModel:
         raise ModelLoadError(f"{weights}: checksum mismatch (expected {card['sha256'][:12]}…, got {actual[:12]}…)")
     try:
         state = load_file(str(weights))
-        op, codec = get_operation(card["operation"]), make_codec(card["encoding"])
+        op, codec = get_operation(card["operation"], card.get("scratchpad", "")), make_codec(card["encoding"])
         op.check_codec(codec)
         model = Seq2Seq(ModelConfig(**card["architecture"]))
         model.load_state_dict({k: v.float() for k, v in state.items()})

@@ -8,6 +8,7 @@ from lawt.ops.eigenvectors import Eigenvectors
 from lawt.ops.inverse import Inverse
 from lawt.ops.matvec import MatVec
 from lawt.ops.product import Product
+from lawt.ops.scratchpad import with_scratchpad
 from lawt.ops.singular_values import SingularValues
 from lawt.ops.sum import Sum
 from lawt.ops.svd import SVD
@@ -21,12 +22,14 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
-def get_operation(name: str) -> Operation:
-    """The operation with this id, or a ValueError listing the ids."""
+def get_operation(name: str, scratchpad: str = "") -> Operation:
+    """The operation with this id, answered after the named scratchpad if one is given; a ValueError listing
+    the ids (or the operation's scratchpads) otherwise."""
     try:
-        return OPERATIONS[name]
+        op = OPERATIONS[name]
     except KeyError:
         raise ValueError(f"unknown operation {name!r}; choose from {', '.join(OPERATIONS)}") from None
+    return with_scratchpad(op, scratchpad)
 
 
 __all__ = ["OPERATIONS", "OperandError", "Operation", "Problems", "get_operation"]

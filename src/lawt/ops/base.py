@@ -66,6 +66,7 @@ class Operation(ABC):
     # training can draw more often (``hard_share``); empty if the operation has none.
     hard_distribution: str = ""
     bar: Bar | None = None  # the accuracy its shipped model must reach, where one is set
+    scratch_title: str = ""  # what its model writes before the answer (lawt.ops.scratchpad); empty: nothing
 
     # ------------------------------------------------------------------ sizes
     def all_sizes(self, max_dim: int = MAX_DIM) -> list[Dims]:
@@ -143,6 +144,14 @@ class Operation(ABC):
     @abstractmethod
     def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
         """The paper's error of predicted parts, [B] (inf where it cannot be computed)."""
+
+    def answer_of(self, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The answer among the parts a model writes (all of them, unless it writes a scratchpad first)."""
+        return parts
+
+    def scratch_of(self, parts: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The scratchpad among the parts a model writes (none, unless it writes one)."""
+        return []
 
     def check_codec(self, codec: Codec) -> None:
         """A ValueError unless ``codec`` can write this operation's operands."""

@@ -133,7 +133,26 @@ function renderAnswers(answer) {
     block.append(row);
     node.append(block);
   }
+  if (answer.scratchpad) node.append(scratchpadBlock(answer.scratchpad));
   if (answer.model_answer && answer.exact_answer) node.append(errorLegend());
+}
+
+function scratchpadBlock(pad) {
+  // What the model wrote before its answer: shown beside the exact working, never judged.
+  const block = element("div", "part scratchpad");
+  block.append(element("h3", "", `The model's working: ${pad.title} (written before the answer, not judged)`));
+  pad.model.forEach((model, k) => {
+    const row = element("div", "trio");
+    const modelBox = element("div", "side model-side");
+    modelBox.append(matrixTable(model, "Transformer"));
+    const exactBox = element("div", "side exact-side");
+    exactBox.append(matrixTable(pad.exact[k], "Exact"));
+    const mapBox = element("div", "side map-side");
+    mapBox.append(errorMap(model, pad.exact[k]));
+    row.append(modelBox, exactBox, mapBox);
+    block.append(row);
+  });
+  return block;
 }
 
 function renderVerdicts(answer) {
