@@ -140,3 +140,17 @@ def shared_server(tiny_zoo: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def scratchpad_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose only model, singular values, writes the Gram matrix before its answer."""
+    folder = tmp_path_factory.mktemp("scratchpad-zoo")
+    torch.manual_seed(0)
+    model = Seq2Seq.for_codec(make_codec("entry"), d_model=32, n_heads=2, enc_layers=1, dec_layers=1)
+    save_model(model, {"operation": "singular_values", "encoding": "entry", "sizes": ["2x3"], "scratchpad": "gram",
+                       "training": {"examples": 0, "cpu_seconds": 0.0}}, folder / "zoo" / "singular_values")
+    server = LiveServer(folder / "zoo", f"sqlite:///{folder / 'lawt.db'}", folder / "server.log")
+    server.start()
+    yield server
+    server.stop()

@@ -173,3 +173,14 @@ def test_paste_formats(page, shared_server) -> None:
     page.fill("#paste-text", "1 2\n3")
     page.get_by_role("button", name="Fill the grid").click()
     assert "different lengths" in page.locator("#paste-error").inner_text()
+
+
+def test_a_scratchpad_is_shown_beside_the_exact_working_and_not_judged(page, scratchpad_server) -> None:
+    page.goto(scratchpad_server.url + "/#op=singular_values&m=1,2,3;4,5,6")
+    page.locator("#result").wait_for(state="visible")
+    pad = page.locator(".scratchpad")
+    assert "Gram matrix (written before the answer, not judged)" in pad.locator("h3").inner_text()
+    assert pad.locator(".model-side td").count() == 4
+    assert pad.locator(".exact-side td").all_inner_texts() == ["14", "32", "32", "77"]
+    assert page.locator(".part:not(.scratchpad) .exact-side td").count() == 2  # the answer: two singular values
+    assert "writes its Gram matrix first" in page.locator("#card-list").inner_text()

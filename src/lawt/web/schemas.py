@@ -92,6 +92,7 @@ class ModelCard(BaseModel):
     width: int
     heads: int
     features: list[str] = []  # the architecture's optional parts, e.g. "grid attention bias"
+    scratchpad: str | None = None  # what the model writes before its answer, e.g. "Gram matrix"
     parameters: int | None
     examples_seen: int | None
     training_cpu_hours: float
@@ -118,6 +119,14 @@ class Calibration(BaseModel):
     test_set: str = Field(description="the test set measured: 'typed' for operands of whole numbers, when the "
                                       "card has it, else the model's main one")
     accuracy: dict[str, float] = Field(description="share of them within each tolerance, keyed '5%', '2%', …")
+
+
+class Scratchpad(BaseModel):
+    """Intermediate results the model wrote before its answer, beside their exact values; never judged."""
+
+    title: str
+    model: list[AnswerMatrix]
+    exact: list[AnswerMatrix]
 
 
 class ComputeResponse(BaseModel):
@@ -148,6 +157,8 @@ class ComputeResponse(BaseModel):
     tokens: list[str]
     beams: list[Beam]
     invertible: Invertibility | None
+    scratchpad: Scratchpad | None = Field(
+        default=None, description="what the model wrote before its answer (its working), beside the exact values")
     model: ModelCard | None
 
 

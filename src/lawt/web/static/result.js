@@ -243,7 +243,7 @@ function renderCard(answer) {
     ["Encoding", card.encoding],
     ["Layers", `${card.encoder_layers} encoder, ${card.decoder_layers} decoder`],
     ["Width", `${card.width} (${card.heads} heads)`],
-    ["Design", card.features.length ? card.features.join(", ") : "plain"],
+    ["Design", [...card.features, ...(card.scratchpad ? [`writes its ${card.scratchpad} first`] : [])].join(", ") || "plain"],
     ["Parameters", card.parameters === null ? "—" : card.parameters.toLocaleString("en")],
     ["Examples seen", card.examples_seen === null ? "—" : card.examples_seen.toLocaleString("en")],
     ["Training CPU time", `${fmt(card.training_cpu_hours)} h`],
