@@ -24,7 +24,7 @@ import json
 
 import torch
 
-from lawt.ops import Operation, Problems
+from lawt.ops import Operation, Problems, get_operation
 from lawt.ops.base import Dims
 from lawt.predict import errors, predict
 from lawt.zoo import asked_sizes, model_argument
@@ -111,12 +111,13 @@ def main() -> int:
         problems = op.generate(args.problems, dims, torch.Generator().manual_seed(size_seed))
         prediction = predict(loaded.model, loaded.codec, op, problems.operands, dims)
         relative = errors(op, problems.operands, prediction, problems.singular)
-        exact = op.solve(problems.operands)[0].flatten(1)
+        exact = op.answer_of(op.solve(problems.operands))[0].flatten(1)
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
-                                "positions": position_statistics(prediction.parts[0].flatten(1), exact,
+                                "positions": position_statistics(op.answer_of(prediction.parts)[0].flatten(1), exact,
                                                                  prediction.valid)}
         if args.baseline:
-            rows[op.label(dims)]["baselines"] = trace_baselines(op, dims, problems, args.fit_problems, size_seed + 1)
+            plain = get_operation(op.name)  # the fits write the answer alone, whatever the model writes first
+            rows[op.label(dims)]["baselines"] = trace_baselines(plain, dims, problems, args.fit_problems, size_seed + 1)
     print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "seed": args.seed, "per_size": rows}, indent=1))
     return 0

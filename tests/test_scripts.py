@@ -15,6 +15,7 @@ from conftest import ship_tiny, tiny_model
 
 from lawt.encodings import ENTRY_NOT_INVERTIBLE
 from lawt.ops import OPERATIONS
+from lawt.zoo import save_model
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
@@ -193,6 +194,17 @@ def test_spectrum_positions_reports_each_size_of_an_eigenvalue_model(tmp_path: P
     for row in report["per_size"].values():
         assert 0 <= row["accuracy_5%"] <= 1
         assert all(0 <= p["own_within_5%"] <= 1 and p["median_error_share"] >= 0 for p in row["positions"])
+
+
+def test_spectrum_positions_reads_the_answer_after_a_scratchpad(tmp_path: Path) -> None:
+    card = {"operation": "singular_values", "encoding": "entry", "sizes": ["2x3"], "scratchpad": "gram",
+            "training": {"examples": 0, "cpu_seconds": 0.0}}
+    save_model(tiny_model("entry"), card, tmp_path / "singular_values", half=False)
+    result = run_script("spectrum_positions.py", str(tmp_path / "singular_values"), "--problems", "20",
+                        "--baseline", "--fit-problems", "50")
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout)["per_size"]["2x3"]
+    assert len(row["positions"]) == 2 and list(row["baselines"]) == ["traces_1_to_1", "traces_1_to_2"]
 
 
 @pytest.mark.parametrize(("sizes", "message"), [("4x4", "does not serve: 4x4"), ("3x2", "not a size of eigenvalues"),
