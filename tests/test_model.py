@@ -9,11 +9,11 @@ import torch
 
 from lawt.data import BatchSampler
 from lawt.encodings import ENTRY_NOT_INVERTIBLE, EOS, MAX_DIM, MAX_PARTS, Codec, make_codec
-from lawt.model import MATCH_CODES, Generated, Seq2Seq, grid_codes
+from lawt.model import MATCH_CODES, Bilinear, Generated, Seq2Seq, grid_codes
 from lawt.ops import get_operation
 
 CODECS = ["entry", "entry-m1000", "P1000", "FP15/P1000", "entry+value", "entry+grid"]
-ARCHS = {"+value": {"value_embedding": True, "head_hidden": 16},  # value embedding and MLP heads
+ARCHS = {"+value": {"value_embedding": True, "head_hidden": 16, "bilinear": 8},  # value embedding, MLP heads, products
          "+grid": {"grid_bias": True, "index_bias": True, "separate_operands": True}}
 PROBLEMS = [("transpose", (2, 3)), ("inverse", (2,))]
 
@@ -359,8 +359,10 @@ def test_the_index_bias_is_part_of_the_grid_bias() -> None:
         Seq2Seq.for_codec(make_codec("entry"), d_model=8, n_heads=2, index_bias=True)
 
 
-@pytest.mark.parametrize("added", [{"grid_bias": True, "index_bias": True}, {"value_embedding": True}])
-def test_starting_from_a_model_without_the_grid_bias_or_value_embedding_changes_no_answer(added: dict) -> None:
+@pytest.mark.parametrize("added", [{"grid_bias": True, "index_bias": True}, {"value_embedding": True},
+                                   {"bilinear": 8}])
+def test_starting_from_a_model_without_the_grid_bias_value_embedding_or_products_changes_no_answer(
+        added: dict) -> None:
     codec, op = make_codec("entry"), get_operation("product")
     torch.manual_seed(0)
     before = Seq2Seq.for_codec(codec, d_model=16, n_heads=2).eval()
@@ -370,3 +372,14 @@ def test_starting_from_a_model_without_the_grid_bias_or_value_embedding_changes_
     batch = codec.encode(problems.operands, op.solve(problems.operands))
     logits = [model.hidden(batch.tgt_in, model.encode(batch.src, None), batch.src, None) for model in (before, after)]
     assert torch.allclose(logits[0], logits[1], atol=1e-6)
+
+
+def test_the_bilinear_branch_multiplies_two_numbers_exactly() -> None:
+    branch = Bilinear(4, 1)
+    with torch.no_grad():
+        branch.pair.weight.copy_(torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0]]))  # left reads h0, right h1
+        branch.pair.bias.zero_()
+        branch.out.weight.copy_(torch.tensor([[0.0], [0], [1], [0]]))  # the product lands in h2
+        branch.out.bias.zero_()
+    h = torch.tensor([[3.7, -2.9, 0.0, 0.0], [0.013, 820.0, 0.0, 0.0]], dtype=torch.float64)
+    assert torch.equal(branch.double()(h)[:, 2], h[:, 0] * h[:, 1])

@@ -36,6 +36,7 @@ class ModelConfig:
     value_embedding: bool = False  # add an embedding of each number's value (entry layouts only)
     value_mantissa: bool = False  # the value embedding also gets the signed mantissa alone, a scale-free feature
     head_hidden: int = 0  # width of a hidden layer in each output head; 0 = linear heads
+    bilinear: int = 0  # width of a bilinear branch (exact products) beside every feed-forward network; 0 = none
     grid_bias: bool = False  # learned attention bias from matching row/column indices (entry layouts only)
     index_bias: bool = False  # with the grid bias: also a learned bias per key row and column index
     separate_operands: bool = False  # encoder attention within each operand only (entry layouts only)
@@ -49,7 +50,8 @@ class ModelConfig:
     def features(self) -> list[str]:
         """The optional parts this architecture has, named for a reader of its card."""
         named = [(self.value_embedding, "value embedding"), (self.value_mantissa, "mantissa feature"),
-                 (bool(self.head_hidden), "MLP heads"), (self.grid_bias, "grid attention bias"),
+                 (bool(self.head_hidden), "MLP heads"), (bool(self.bilinear), "bilinear feed-forward"),
+                 (self.grid_bias, "grid attention bias"),
                  (self.index_bias, "index bias"), (self.separate_operands, "operands encoded apart")]
         return [name for present, name in named if present]
 
@@ -188,6 +190,31 @@ def mlp(d_model: int, mult: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(d_model, mult * d_model), nn.GELU(), nn.Linear(mult * d_model, d_model))
 
 
+class Bilinear(nn.Module):
+    """A feed-forward branch of products: ``out((W_l h + b_l) ⊙ (W_r h + b_r))``. A GELU network can only
+    approximate the product of two numbers the residual stream holds; this branch computes it exactly, one
+    product per hidden unit."""
+
+    def __init__(self, d_model: int, width: int) -> None:
+        super().__init__()
+        self.pair = nn.Linear(d_model, 2 * width)
+        self.out = nn.Linear(width, d_model)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        left, right = self.pair(h).chunk(2, dim=-1)
+        return self.out(left * right)
+
+
+def bilinear(cfg: ModelConfig) -> Bilinear | None:
+    return Bilinear(cfg.d_model, cfg.bilinear) if cfg.bilinear else None
+
+
+def feed_forward(block: EncoderBlock | DecoderBlock, h: torch.Tensor) -> torch.Tensor:
+    """A block's feed-forward output for its normalised input: the GELU network, plus the bilinear branch."""
+    y = block.mlp(h)
+    return y if block.bilinear is None else y + block.bilinear(h)
+
+
 def grid_bias(cfg: ModelConfig) -> GridBias | None:
     return GridBias(cfg.src_fields[-1], cfg.n_heads, cfg.index_bias) if cfg.grid_bias else None
 
@@ -198,12 +225,13 @@ class EncoderBlock(nn.Module):
         self.ln1, self.ln2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.attn = Attention(cfg.d_model, cfg.n_heads)
         self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+        self.bilinear = bilinear(cfg)
         self.bias = grid_bias(cfg)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         h = self.ln1(x)
         x = x + self.attn.attend(h, *self.attn.keys_values(h), mask=mask)
-        return x + self.mlp(self.ln2(x))
+        return x + feed_forward(self, self.ln2(x))
 
 
 class KVCache:
@@ -232,6 +260,7 @@ class DecoderBlock(nn.Module):
         self.self_attn = Attention(cfg.d_model, cfg.n_heads)
         self.cross_attn = Attention(cfg.d_model, cfg.n_heads)
         self.mlp = mlp(cfg.d_model, cfg.ffn_mult)
+        self.bilinear = bilinear(cfg)
         self.self_bias, self.cross_bias = grid_bias(cfg), grid_bias(cfg)
 
     def forward(self, x: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor],
@@ -243,7 +272,7 @@ class DecoderBlock(nn.Module):
         h = self.ln1(x)
         x = x + self.self_attn.attend(h, *self.self_attn.keys_values(h), mask=self_mask, causal=self_mask is None)
         x = x + self.cross_attn.attend(self.ln2(x), *memory_kv, mask=memory_mask)
-        return x + self.mlp(self.ln3(x))
+        return x + feed_forward(self, self.ln3(x))
 
     def step_weights(self) -> StepWeights:
         """This block's weights arranged for :meth:`step`: Q, K and V of self-attention in one matrix,
@@ -281,7 +310,9 @@ class DecoderBlock(nn.Module):
         y = _attend_one(q.view(rows, heads, 1, -1), *cache.cross[layer], memory_mask, cross_bias)
         x = x + F.linear(y, self.cross_attn.out.weight, self.cross_attn.out.bias)
         up, down = self.mlp[0], self.mlp[2]
-        return x + F.linear(F.gelu(F.linear(_norm(self.ln3, x), up.weight, up.bias)), down.weight, down.bias)
+        h = _norm(self.ln3, x)
+        y = F.linear(F.gelu(F.linear(h, up.weight, up.bias)), down.weight, down.bias)
+        return x + (y if self.bilinear is None else y + self.bilinear(h))
 
 
 @dataclass
@@ -345,7 +376,8 @@ def check_architecture(codec: Codec, arch: dict) -> None:
         raise ValueError(f"separate_operands needs an entry layout, not {codec.name}")
 
 
-ADDED_LAYER_ZEROS = tuple(f"{proj}.{kind}" for proj in ("attn.out", "mlp.2") for kind in ("weight", "bias"))
+ADDED_LAYER_ZEROS = tuple(f"{proj}.{kind}" for proj in ("attn.out", "mlp.2", "bilinear.out")
+                          for kind in ("weight", "bias"))
 
 
 def added_layers(model: nn.Module, other: nn.Module) -> tuple[str, ...]:
@@ -405,14 +437,14 @@ class Seq2Seq(nn.Module):
 
     def start_from(self, other: Seq2Seq) -> None:
         """Copy ``other``'s weights. ``other`` may lack the value embedding (or only its mantissa feature), the
-        grid bias, or the last encoder or decoder layers: those weights then start where this model computes
-        what ``other`` does until training uses them (zero features and biases; the added layers' output
-        projections zero, so that each added block passes its input on)."""
+        grid bias, the bilinear branches, or the last encoder or decoder layers: those weights then start where
+        this model computes what ``other`` does until training uses them (zero features and biases; the output
+        projections of the bilinear branches and of the added layers zero, so that each adds nothing)."""
         state = other.state_dict()
         added = added_layers(self, other)
         for name, mine in self.state_dict().items():
             theirs = state.get(name)
-            if theirs is None and name.startswith(added):
+            if theirs is None and (name.startswith(added) or ".bilinear." in name):
                 state[name] = torch.zeros_like(mine) if name.endswith(ADDED_LAYER_ZEROS) else mine
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)

@@ -32,8 +32,8 @@ from lawt.zoo import MAX_WEIGHTS_BYTES, WEIGHTS, load_model, read_card, save_mod
 
 POSITIVE_SETTINGS = ("d_model", "n_heads", "enc_layers", "dec_layers", "ffn_mult", "batch_size", "groups", "steps",
                      "eval_every", "eval_problems", "checkpoint_every", "log_every")
-NON_NEGATIVE_SETTINGS = ("head_hidden", "batch_tokens", "warmup_steps", "max_minutes", "stop_step", "weight_decay",
-                         "grad_clip", "curriculum_steps", "eval_focus_problems")
+NON_NEGATIVE_SETTINGS = ("head_hidden", "bilinear", "batch_tokens", "warmup_steps", "max_minutes", "stop_step",
+                         "weight_decay", "grad_clip", "curriculum_steps", "eval_focus_problems")
 
 
 @dataclass
@@ -53,6 +53,7 @@ class TrainConfig:
     value_embedding: bool = False  # entry layouts: also embed each number's value
     value_mantissa: bool = False  # with the value embedding: also its signed mantissa, a scale-free feature
     head_hidden: int = 0  # hidden width of the output heads; 0 = linear
+    bilinear: int = 0  # width of a bilinear branch (exact products) beside every feed-forward network; 0 = none
     grid_bias: bool = False  # entry layouts: learned attention bias from matching row/column indices
     index_bias: bool = False  # with grid_bias: also a learned bias per key row and column index
     separate_operands: bool = False  # entry layouts: the encoder attends within each operand only
@@ -139,7 +140,7 @@ class TrainConfig:
         return Seq2Seq.for_codec(make_codec(self.encoding), d_model=self.d_model, n_heads=self.n_heads,
                                  enc_layers=self.enc_layers, dec_layers=self.dec_layers, ffn_mult=self.ffn_mult,
                                  value_embedding=self.value_embedding, value_mantissa=self.value_mantissa,
-                                 head_hidden=self.head_hidden, grid_bias=self.grid_bias,
+                                 head_hidden=self.head_hidden, bilinear=self.bilinear, grid_bias=self.grid_bias,
                                  index_bias=self.index_bias, separate_operands=self.separate_operands)
 
 
