@@ -421,6 +421,8 @@ def test_train_refuses_unknown_settings(tmp_path: Path, capsys: pytest.CaptureFi
     ("--warmup-steps", "-5", "warmup_steps must not be negative, not -5"),
     ("--lr", "0", "lr must be positive, not 0.0"),
     ("--min-lr-ratio", "1.5", "min_lr_ratio must be between 0 and 1, not 1.5"),
+    ("--bilinear", "-8", "bilinear must not be negative, not -8"),
+    ("--scratchpad", "gram", "transpose has no scratchpad 'gram'; it has none"),
 ])
 def test_train_refuses_bad_settings_before_any_work(flag: str, value: str, message: str, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
