@@ -8,7 +8,8 @@ position i the share of answers whose i-th value is within 5 % of the exact i-th
 of |model_i − exact_i| divided by the mean |exact| of the answer ("share", the position's part of the paper's
 error). An answer that does not decode counts as wrong at every position. Problems come from the operation's
 own test distribution (Wigner matrices for eigenvalues), drawn with ``seed`` and the size's dimensions, so one
-size's figures do not depend on the others asked.
+size's figures do not depend on the others asked. For a model that writes a scratchpad first (the Gram matrix),
+``scratchpad_within_5%`` is the share of problems whose working is within 5 % of the exact working (same metric).
 
 With ``--baseline``, each size also gets the same figures for least-squares fits that know only power traces:
 for d = 1..n, the values as a quadratic polynomial in tr(M), …, tr(M^d) (M = A, or AᵀA for singular values,
@@ -25,7 +26,7 @@ import json
 import torch
 
 from lawt.ops import Operation, Problems, get_operation
-from lawt.ops.base import Dims
+from lawt.ops.base import Dims, relative_l1
 from lawt.predict import errors, predict
 from lawt.zoo import asked_sizes, model_argument
 
@@ -115,6 +116,10 @@ def main() -> int:
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
                                 "positions": position_statistics(op.answer_of(prediction.parts)[0].flatten(1), exact,
                                                                  prediction.valid)}
+        if scratch := op.scratch_of(prediction.parts):  # how often the model's own working is right
+            working = relative_l1(torch.cat([p.flatten(1) for p in scratch], 1),
+                                  torch.cat([p.flatten(1) for p in op.scratch_of(op.solve(problems.operands))], 1))
+            rows[op.label(dims)]["scratchpad_within_5%"] = round(float((working < TOLERANCE).float().mean()), 4)
         if args.baseline:
             plain = get_operation(op.name)  # the fits write the answer alone, whatever the model writes first
             rows[op.label(dims)]["baselines"] = trace_baselines(plain, dims, problems, args.fit_problems, size_seed + 1)

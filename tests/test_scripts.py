@@ -205,6 +205,7 @@ def test_spectrum_positions_reads_the_answer_after_a_scratchpad(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout)["per_size"]["2x3"]
     assert len(row["positions"]) == 2 and list(row["baselines"]) == ["traces_1_to_1", "traces_1_to_2"]
+    assert 0 <= row["scratchpad_within_5%"] <= 1
 
 
 @pytest.mark.parametrize(("sizes", "message"), [("4x4", "does not serve: 4x4"), ("3x2", "not a size of eigenvalues"),
