@@ -257,3 +257,14 @@ def test_the_coverage_score_counts_the_verdict_as_a_fifth_figure() -> None:
     report = {"tolerances": list(row), "distributions": {"mixed": {"per_size": {
         "2x2": {**row, "invertibility": 1.0}, "3x3": row}}}}
     assert coverage_score(op, report) == pytest.approx(((4 * 0.5 + 1.0) / 5 + 0.5) / len(op.all_sizes()))
+
+
+def test_a_model_that_writes_a_scratchpad_says_so_in_the_table(tmp_path: Path) -> None:
+    card = {"operation": "singular_values", "encoding": "entry", "sizes": ["2x2"], "scratchpad": "gram",
+            "training": {"examples": 0, "cpu_seconds": 0.0}}
+    model = Seq2Seq.for_codec(make_codec("entry"), d_model=16, n_heads=2)
+    save_model(model, card, tmp_path / "zoo" / "singular_values", half=False)
+    write_models_md(tmp_path / "zoo", tmp_path / "MODELS.md")
+    row = next(line for line in (tmp_path / "MODELS.md").read_text().splitlines()
+               if line.startswith("| singular_values |"))
+    assert row.split("|")[2].strip() == "entry + gram scratchpad"

@@ -16,7 +16,7 @@ from lawt.zoo import ZOO_DIR, ModelLoadError, main_table, read_card
 TOLERANCES = ("5%", "2%", "1%", "0.5%")
 
 
-def scratchpad(card: dict) -> list[str]:
+def _scratchpad(card: dict) -> list[str]:
     """The card's scratchpad, named for the table (none for a model that writes its answer alone)."""
     return [f"{card['scratchpad']} scratchpad"] if card.get("scratchpad") else []
 
@@ -209,7 +209,7 @@ def write_models_md(root: Path = ZOO_DIR, out: Path = Path("MODELS.md")) -> None
         overall = main["overall"] if main else {}
         typed = (card.get("evaluation") or {}).get("distributions", {}).get(TYPED, {}).get("overall", {})
         lines.append(
-            f"| {name} | {' + '.join([card['encoding'], *ModelConfig(**arch).features(), *scratchpad(card)])} | "
+            f"| {name} | {' + '.join([card['encoding'], *ModelConfig(**arch).features(), *_scratchpad(card)])} | "
             f"{arch['enc_layers']}/{arch['dec_layers']} | {arch['d_model']} | "
             f"{card.get('parameters', 0):,} | {card['sizes'][0]}..{card['sizes'][-1]} ({len(card['sizes'])}) | "
             f"{training.get('examples', 0):,} | {training.get('cpu_seconds', 0) / 3600:.2f} | "
