@@ -74,3 +74,16 @@ def test_a_model_trained_with_a_scratchpad_writes_it_and_is_judged_on_its_answer
     judged = get_operation("singular_values").error([torch.tensor([[[1.0, 2, 3], [4, 5, 6]]])],
                                                      [torch.tensor(answer["model_answer"], dtype=torch.float64)])
     assert answer["relative_error"] == pytest.approx(float(judged[0]), rel=1e-6)  # the answer's error alone
+
+
+@pytest.mark.parametrize("name", ["singular_values", "svd"])
+def test_the_wrapped_operation_draws_sizes_and_problems_as_its_own(name: str) -> None:
+    plain, padded = get_operation(name), get_operation(name, "gram")
+    assert padded.all_sizes() == plain.all_sizes() and padded.size_help() == plain.size_help()
+    assert [padded.label(d) for d in padded.all_sizes()] == [plain.label(d) for d in plain.all_sizes()]
+    assert padded.dims_of([(3, 5)]) == plain.dims_of([(3, 5)]) and padded.operand_shapes((3, 5)) == [(3, 5)]
+    for distribution in ("", "typed"):
+        drawn = [op.generate(3, (2, 4), torch.Generator().manual_seed(5), distribution).operands[0]
+                 for op in (plain, padded)]
+        assert torch.equal(drawn[0], drawn[1])
+    assert padded.answer_shapes((2, 4))[1:] == plain.answer_shapes((2, 4))
