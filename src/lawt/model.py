@@ -376,7 +376,7 @@ def check_architecture(codec: Codec, arch: dict) -> None:
         raise ValueError(f"separate_operands needs an entry layout, not {codec.name}")
 
 
-ADDED_LAYER_ZEROS = tuple(f"{proj}.{kind}" for proj in ("attn.out", "mlp.2", "bilinear.out")
+ZERO_STARTED_OUTPUTS = tuple(f"{proj}.{kind}" for proj in ("attn.out", "mlp.2", "bilinear.out")
                           for kind in ("weight", "bias"))
 
 
@@ -445,7 +445,7 @@ class Seq2Seq(nn.Module):
         for name, mine in self.state_dict().items():
             theirs = state.get(name)
             if theirs is None and (name.startswith(added) or ".bilinear." in name):
-                state[name] = torch.zeros_like(mine) if name.endswith(ADDED_LAYER_ZEROS) else mine
+                state[name] = torch.zeros_like(mine) if name.endswith(ZERO_STARTED_OUTPUTS) else mine
             if theirs is not None and name.endswith("_value.proj.weight") and theirs.shape[1] < mine.shape[1]:
                 state[name] = torch.cat([theirs, theirs.new_zeros(mine.shape[0], mine.shape[1] - theirs.shape[1])], 1)
             if theirs is None and name.endswith("_value.proj.weight"):
