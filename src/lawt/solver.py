@@ -240,7 +240,7 @@ class Calculator:
             answer.model_answer = _lists(op.answer_of(prediction.parts))
             if scratch := op.scratch_of(prediction.parts):
                 answer.scratchpad = {"title": op.scratch_title, "model": _lists(scratch),
-                                     "exact": _lists(op.scratch_of(op.solve(tensors)))}
+                                     "exact": _lists(op.working(tensors))}
         elif not bool(prediction.not_invertible[0]):
             answer.provenance = INVALID_OUTPUT
         if beam > 1:

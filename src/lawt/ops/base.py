@@ -153,6 +153,10 @@ class Operation(ABC):
         """The scratchpad among the parts a model writes (none, unless it writes one)."""
         return []
 
+    def working(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The exact scratchpad alone, without solving the answer again (none, unless its model writes one)."""
+        return []
+
     def check_codec(self, codec: Codec) -> None:
         """A ValueError unless ``codec`` can write this operation's operands."""
         if codec.upper_triangle and not self.symmetric_only:

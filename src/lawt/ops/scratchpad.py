@@ -96,7 +96,10 @@ class WithScratchpad(Operation):
         self.base.check_operands(operands)
 
     def solve(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
-        return [*self.scratch.compute(operands), *self.base.solve(operands)]
+        return [*self.working(operands), *self.base.solve(operands)]
+
+    def working(self, operands: list[torch.Tensor]) -> list[torch.Tensor]:
+        return self.scratch.compute(operands)
 
     def error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor:
         return self.base.error(operands, self.answer_of(parts))
