@@ -66,11 +66,6 @@ def quadratic_design(z: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.ones_like(z[:, :1]), z, (z[:, :, None] * z[:, None, :])[:, pairs[0], pairs[1]]], 1)
 
 
-def trace_features(a: torch.Tensor, operation: str, degree: int) -> torch.Tensor:
-    """The quadratic design on the first ``degree`` power traces of each matrix."""
-    return quadratic_design(power_traces(a, operation, degree))
-
-
 def trace_baselines(op: Operation, dims: Dims, problems: Problems, fit_problems: int,
                     seed: int) -> dict[str, dict]:
     """For d = 1..n, the whole-answer pass rate and position statistics of a quadratic fit on d power traces."""
@@ -106,22 +101,22 @@ def main() -> int:
     if op.name not in OPERATIONS:
         parser.error(f"{loaded.path} is a {op.name} model, not an eigenvalue or singular-value one")
     sizes = asked_sizes(parser, loaded, args.sizes, served=True)
+    plain = get_operation(op.name)  # the answer alone, whatever the model writes before it
     rows = {}
     for dims in sizes:
         size_seed = args.seed + 100 * dims[0] + dims[-1]
         problems = op.generate(args.problems, dims, torch.Generator().manual_seed(size_seed))
         prediction = predict(loaded.model, loaded.codec, op, problems.operands, dims)
         relative = errors(op, problems.operands, prediction, problems.singular)
-        exact = op.answer_of(op.solve(problems.operands))[0].flatten(1)
+        exact = plain.solve(problems.operands)[0].flatten(1)
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
                                 "positions": position_statistics(op.answer_of(prediction.parts)[0].flatten(1), exact,
                                                                  prediction.valid)}
         if scratch := op.scratch_of(prediction.parts):  # how often the model's own working is right
             working = relative_l1(torch.cat([p.flatten(1) for p in scratch], 1),
-                                  torch.cat([p.flatten(1) for p in op.scratch_of(op.solve(problems.operands))], 1))
+                                  torch.cat([p.flatten(1) for p in op.working(problems.operands)], 1))
             rows[op.label(dims)]["scratchpad_within_5%"] = round(float((working < TOLERANCE).float().mean()), 4)
         if args.baseline:
-            plain = get_operation(op.name)  # the fits write the answer alone, whatever the model writes first
             rows[op.label(dims)]["baselines"] = trace_baselines(plain, dims, problems, args.fit_problems, size_seed + 1)
     print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
                       "seed": args.seed, "per_size": rows}, indent=1))

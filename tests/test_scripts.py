@@ -162,10 +162,10 @@ def test_position_statistics_judges_each_value_of_the_spectrum() -> None:
 def test_trace_features_are_the_power_traces_as_entry_scaled_roots() -> None:
     spectrum = load_script("spectrum_positions")
     a = torch.diag(torch.tensor([3.0, -1.0]))[None]
-    features = spectrum.trace_features(a, "eigenvalues", 2)  # 1, tr A = 2, tr A² = 10 -> √10, then products
+    features = spectrum.quadratic_design(spectrum.power_traces(a, "eigenvalues", 2))  # 1, 2, √10, products
     z1, z2 = 2.0, 10**0.5
     assert features[0].tolist() == pytest.approx([1.0, z1, z2, z1 * z1, z1 * z2, z2 * z2])
-    features = spectrum.trace_features(a, "singular_values", 1)  # tr AᵀA = 10 scales like an entry squared
+    features = spectrum.quadratic_design(spectrum.power_traces(a, "singular_values", 1))  # tr AᵀA = 10: an entry²
     assert features[0].tolist() == pytest.approx([1.0, z2, 10.0])
 
 
