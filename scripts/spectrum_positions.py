@@ -26,7 +26,7 @@ import json
 import torch
 
 from lawt.ops import Operation, Problems, get_operation
-from lawt.ops.base import Dims, relative_l1
+from lawt.ops.base import Dims
 from lawt.predict import errors, predict
 from lawt.zoo import asked_sizes, model_argument
 
@@ -112,9 +112,8 @@ def main() -> int:
         rows[op.label(dims)] = {"accuracy_5%": round(float((relative < TOLERANCE).float().mean()), 4),
                                 "positions": position_statistics(op.answer_of(prediction.parts)[0].flatten(1), exact,
                                                                  prediction.valid)}
-        if scratch := op.scratch_of(prediction.parts):  # how often the model's own working is right
-            working = relative_l1(torch.cat([p.flatten(1) for p in scratch], 1),
-                                  torch.cat([p.flatten(1) for p in op.working(problems.operands)], 1))
+        working = op.working_error(problems.operands, prediction.parts)  # how often the model's own working is right
+        if working is not None:
             rows[op.label(dims)]["scratchpad_within_5%"] = round(float((working < TOLERANCE).float().mean()), 4)
         if args.baseline:
             rows[op.label(dims)]["baselines"] = trace_baselines(plain, dims, problems, args.fit_problems, size_seed + 1)

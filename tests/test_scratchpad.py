@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lawt.data import BatchSampler
+from lawt.encodings import IGNORE, make_codec
+from lawt.evaluate import accuracy_table
+from lawt.model import Seq2Seq
 from lawt.ops import get_operation
 from lawt.solver import Calculator
 from lawt.train import TrainConfig, train
@@ -87,3 +91,58 @@ def test_the_wrapped_operation_draws_sizes_and_problems_as_its_own(name: str) ->
                  for op in (plain, padded)]
         assert torch.equal(drawn[0], drawn[1])
     assert padded.answer_shapes((2, 4))[1:] == plain.answer_shapes((2, 4))
+
+
+@pytest.mark.parametrize("encoding", ["entry", "P10"])
+def test_a_scratch_only_batch_leaves_the_answer_out_of_the_loss(encoding: str) -> None:
+    op = get_operation("singular_values", "gram")
+    codec = make_codec(encoding)
+    both, scratch_only = (BatchSampler(op, codec, [(2, 3)], groups=1, seed=4) for _ in range(2))
+    scratch_only.scratch_only = True
+    full, masked = both.batch(5).tgt_out, scratch_only.batch(5).tgt_out
+    problems = op.generate(1, (2, 3), torch.Generator().manual_seed(0))
+    working = codec.encode_answer(op.working(problems.operands), None).shape[1] - 1  # the Gram's own positions
+    assert torch.equal(masked[:, :working], full[:, :working]) and (full[:, :working] != IGNORE).all()
+    assert (masked[:, working:] == IGNORE).all() and (full[:, working:] != IGNORE).any()
+
+
+def test_scratch_only_needs_a_scratchpad() -> None:
+    with pytest.raises(ValueError, match="scratch_only trains a scratchpad alone: set scratchpad too"):
+        TrainConfig(operation="singular_values", scratch_only=True).check()
+
+
+def test_a_working_first_stage_is_kept_as_a_stage_and_its_evaluations_report_the_working(
+        tmp_path: Path, train_settings) -> None:
+    settings = train_settings(tmp_path / "run", operation="singular_values", scratchpad="gram", sizes="2x2",
+                              steps=40, eval_every=20, eval_problems=40, lr=3e-3, warmup_steps=2,
+                              scratch_only=True, stop_step=20)
+    train(TrainConfig(**settings), show_progress=False)
+    train(TrainConfig(**(settings | {"scratch_only": False, "stop_step": 0})), show_progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evaluations = [r for r in records if "eval" in r]
+    assert [r["step"] for r in evaluations] == [20, 40] and all(0 <= r["eval_working"] <= 1 for r in evaluations)
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["earlier"][0]["until_step"] == 20 and saved["earlier"][0]["scratch_only"] is True
+    assert saved["scratch_only"] is False
+
+
+def test_the_evaluation_reports_the_working_only_where_a_model_writes_one() -> None:
+    torch.manual_seed(0)
+    codec = make_codec("entry")
+    padded, plain = get_operation("singular_values", "gram"), get_operation("singular_values")
+    model = Seq2Seq.for_codec(codec, d_model=16, n_heads=2, enc_layers=1, dec_layers=1)
+    with_working = accuracy_table(model, codec, padded, [(2, 2), (2, 3)], total=20)
+    assert set(with_working["working"]["per_size"]) == {"2x2", "2x3"}
+    assert with_working["working"]["5%"] == pytest.approx(sum(with_working["working"]["per_size"].values()) / 2)
+    assert "working" not in accuracy_table(model, codec, plain, [(2, 2)], total=10)
+
+
+def test_the_working_error_is_the_relative_error_of_the_scratchpad_alone() -> None:
+    op = get_operation("singular_values", "gram")
+    a = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]], dtype=torch.float64)
+    gram = a.transpose(1, 2) @ a
+    off = gram.clone()
+    off[0, 0, 0] += 1.0
+    assert float(op.working_error([a], [gram, torch.zeros(1, 2, 1)])[0]) == 0.0
+    assert float(op.working_error([a], [off, op.base.solve([a])[0]])[0]) == pytest.approx(1 / gram.abs().sum())
+    assert get_operation("singular_values").working_error([a], [gram]) is None

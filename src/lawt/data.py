@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lawt.encodings import Codec, Encoded, collate
+from lawt.encodings import IGNORE, Codec, Encoded, collate
 from lawt.ops import Operation
 from lawt.ops.base import TYPED, Dims
 
@@ -48,7 +48,8 @@ class BatchSampler:
     largest over that many steps. With ``focus_share``, that share of the sizes drawn come from ``focus``
     (the open ones among them), so sizes a model gets wrong can be trained more often. With ``typed_share``,
     that share of the groups are ``typed`` problems (whole numbers, zeros: what people type); with
-    ``hard_share``, that share come from the operation's hard distribution (answers that nearly cancel).
+    ``hard_share``, that share come from the operation's hard distribution (answers that nearly cancel). With
+    ``scratch_only``, the loss sees only an operation's scratchpad: its answer and end are left out.
     """
 
     def __init__(self, op: Operation, codec: Codec, sizes: list[Dims], distribution: str = "",
@@ -62,6 +63,7 @@ class BatchSampler:
         self.focus_share = 0.0
         self.typed_share = 0.0
         self.hard_share = 0.0
+        self.scratch_only = False
 
     def set_focus(self, spec: str, share: float) -> None:
         """Draw ``share`` of the sizes from the sizes ``spec`` names (a subset), the rest from all of them."""
@@ -89,7 +91,10 @@ class BatchSampler:
             parts = self.op.solve(problems.operands)
             if problems.singular is not None:
                 parts = [torch.nan_to_num(p, nan=0.0) for p in parts]
-            encoded.append(self.codec.encode(problems.operands, parts, problems.singular))
+            group = self.codec.encode(problems.operands, parts, problems.singular)
+            if self.scratch_only:
+                group.tgt_out[:, self.scratch_length(parts):] = IGNORE
+            encoded.append(group)
         return collate(encoded)
 
     def group_distribution(self) -> str:
@@ -114,6 +119,12 @@ class BatchSampler:
         focused = (torch.rand(groups, generator=self.gen) < self.focus_share).tolist()
         swaps = torch.randint(len(focus), (groups,), generator=self.gen).tolist()
         return [focus[j] if f else i for i, f, j in zip(picks, focused, swaps, strict=True)]
+
+    def scratch_length(self, parts: list[torch.Tensor]) -> int:
+        """Target positions the scratch parts take at the start of an answer: those of the scratch parts encoded
+        alone, less their end."""
+        scratch = self.op.scratch_of([p[:1] for p in parts])
+        return self.codec.encode_answer(scratch, None).shape[1] - 1 if scratch else 0
 
     def fitting(self, dims: Dims) -> int:
         """Problems of this size that fit in ``batch_tokens`` entries (at least 4, at most 2048)."""

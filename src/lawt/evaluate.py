@@ -17,6 +17,7 @@ from lawt.scaling import OPERAND_SCALING
 
 EVAL_SEED = 12345
 UNTRAINED_PROBLEMS = 200  # per size, for the square sizes a model was not trained on
+WORKING_TOLERANCE = 0.05
 CONFIDENCE_BINS = (0.0, 0.01, 0.03, 0.1, 0.3, 0.6, 1.0)  # edges of the confidence-a-number ranges of a calibration
 
 
@@ -36,6 +37,8 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     row) and ``near_singular`` (accuracy on invertible inputs with condition number above 1e6).
     ``calibration`` is the accuracy of the answers in each range of the model's confidence a number
     (:func:`calibration_table`).
+    For an operation whose model writes a scratchpad, ``working`` is the share of working within 5 % of the
+    exact one, overall and per size (it is not judged: a guide to a run that learns its working first).
     ``marks``, if given, receives each size's per-problem marks [problems, marks]: passed at each
     tolerance (in :data:`~lawt.predict.TOLERANCES` order), then, for the inverse, the right verdict. A
     problem's mean mark averaged over a size is that size's ``size_score``: what a paired comparison of two
@@ -48,6 +51,7 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
     count = verdicts = verdict_right = 0
     near = {"count": 0, **{tolerance_key(t): 0 for t in TOLERANCES}}
     confidences, all_marks = [], []
+    working_right: dict[str, int] = {}
     for i, dims in enumerate(sizes):
         n = total // len(sizes) + (i < total % len(sizes))
         if n == 0:
@@ -62,6 +66,10 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
             ok = passes(err)
             passed = torch.stack(list(ok.values()), 1)  # [problems, tolerances]
             confidences.append(confidence_per_number(op, dims, prediction))
+            working = op.working_error(problems.operands, prediction.parts)
+            if working is not None:
+                label = op.label(dims)
+                working_right[label] = working_right.get(label, 0) + int((working < WORKING_TOLERANCE).sum())
             all_marks.append(passed)
             for key, mask in ok.items():
                 size_hits[key] += int(mask.sum())
@@ -88,6 +96,9 @@ def accuracy_table(model: Seq2Seq, codec: Codec, op: Operation, sizes: list[Dims
         count += n
     result: dict = {"count": count, "distribution": distribution or op.distributions[0],
                     "overall": {k: v / count for k, v in hits.items()}, "per_size": per_size}
+    if working_right:
+        shares = {label: right / per_size[label]["count"] for label, right in working_right.items()}
+        result["working"] = {"5%": sum(working_right.values()) / count, "per_size": shares}
     if confidences:
         result["calibration"] = calibration_table(torch.cat(confidences), torch.cat(all_marks))
     if verdicts:

@@ -45,6 +45,7 @@ class TrainConfig:
     sizes: str = "all"
     distribution: str = ""
     scratchpad: str = ""  # intermediate results written before the answer (lawt.ops.scratchpad), e.g. "gram"
+    scratch_only: bool = False  # with a scratchpad: only the working is in the loss (a first stage that learns it)
     d_model: int = 256
     n_heads: int = 8
     enc_layers: int = 1
@@ -104,6 +105,8 @@ class TrainConfig:
         check_architecture(codec, {"value_embedding": self.value_embedding,
                                                        "grid_bias": self.grid_bias, "index_bias": self.index_bias,
                                                        "separate_operands": self.separate_operands})
+        if self.scratch_only and not self.scratchpad:
+            raise ValueError("scratch_only trains a scratchpad alone: set scratchpad too")
         if self.value_mantissa and not self.value_embedding:
             raise ValueError("value_mantissa is a feature of the value embedding: set value_embedding too")
         parse_focus(op, parse_sizes(op, self.sizes), self.focus_sizes, self.focus_share)
@@ -145,7 +148,7 @@ class TrainConfig:
 
 
 SCHEDULE_FIELDS = ("steps", "warmup_steps", "lr", "min_lr_ratio", "curriculum_steps", "weight_decay", "focus_sizes",
-                   "focus_share", "typed_share", "hard_share")
+                   "focus_share", "typed_share", "hard_share", "scratch_only")
 
 
 def schedule_at(cfg: TrainConfig, step: int) -> TrainConfig:
@@ -431,7 +434,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
         # The decayed group; with zero rows none, or the table's other rows would shrink.
         optimizer.param_groups[0]["weight_decay"] = 0.0 if cfg.zero_rows else schedule.weight_decay
         sampler.curriculum_steps, sampler.typed_share = schedule.curriculum_steps, schedule.typed_share
-        sampler.hard_share = schedule.hard_share
+        sampler.hard_share, sampler.scratch_only = schedule.hard_share, schedule.scratch_only
         if (schedule.focus_sizes, schedule.focus_share) != focus:
             focus = schedule.focus_sizes, schedule.focus_share
             sampler.set_focus(*focus)
@@ -486,6 +489,7 @@ def train(cfg: TrainConfig, show_progress: bool | None = None) -> Path:
                      "eval_per_size": {size: row["5%"] for size, row in table["per_size"].items()},
                      **({"invertibility": table["invertibility"]["accuracy"]} if "invertibility" in table else {}),
                      **({"eval_typed": typed_table["overall"]} if typed_table else {}),
+                     **({"eval_working": table["working"]["5%"]} if "working" in table else {}),
                      **({"eval_focus": focus_table["per_size"]} if focus_table else {})})
                 if score > counters["best_score"]:
                     counters["best_score"] = score

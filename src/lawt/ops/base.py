@@ -157,6 +157,14 @@ class Operation(ABC):
         """The exact scratchpad alone, without solving the answer again (none, unless its model writes one)."""
         return []
 
+    def working_error(self, operands: list[torch.Tensor], parts: list[torch.Tensor]) -> torch.Tensor | None:
+        """The relative L1 error of the scratchpad among predicted parts, [B]; None without a scratchpad."""
+        scratch = self.scratch_of(parts)
+        if not scratch:
+            return None
+        return relative_l1(torch.cat([p.flatten(1) for p in scratch], 1),
+                           torch.cat([p.flatten(1) for p in self.working(operands)], 1))
+
     def check_codec(self, codec: Codec) -> None:
         """A ValueError unless ``codec`` can write this operation's operands."""
         if codec.upper_triangle and not self.symmetric_only:
