@@ -268,3 +268,23 @@ def test_a_model_that_writes_a_scratchpad_says_so_in_the_table(tmp_path: Path) -
     row = next(line for line in (tmp_path / "MODELS.md").read_text().splitlines()
                if line.startswith("| singular_values |"))
     assert row.split("|")[2].strip() == "entry + gram scratchpad"
+
+
+def test_reproduce_names_a_stage_that_trained_the_working_alone(tmp_path: Path) -> None:
+    text, _ = reproduce_text(tmp_path, lambda training: training["recipe"].update(
+        operation="singular_values", scratchpad="gram", steps=30, earlier=[
+            {"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3, "min_lr_ratio": 0.05,
+             "curriculum_steps": 0, "scratch_only": True}]))
+    assert ("the schedule of 20 steps (curriculum 0, lr 0.003, the working alone in the loss (`scratch_only`)) "
+            "until step 10, then the schedule of 30 steps (curriculum 0, lr 0.0005) to the end.") in text
+
+
+def test_reproduce_names_the_scratchpad_and_a_start_from_another_operation(tmp_path: Path) -> None:
+    def edit(training: dict) -> None:
+        training["started_from"] = {"steps": 7, "examples": 70, "cpu_seconds": 1.0,
+                                    "recipe": {**training["recipe"], "operation": "sum"}}
+        training["recipe"].update(scratchpad="gram")
+
+    text, _ = reproduce_text(tmp_path, edit)
+    assert "Recipe: entry layout with a gram scratchpad, " in text
+    assert "It starts from the weights of the model of `configs/transpose-start.json` (the sum model, 7 steps" in text

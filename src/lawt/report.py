@@ -270,7 +270,9 @@ def write_reproduce_md(root: Path = ZOO_DIR, out: Path = Path("REPRODUCE.md")) -
                     for r in chain]
         lines += [f"## {name}", "", "```bash", *commands,
                   f"lawt eval {chain[-1].out_dir}/last --problems 10000", "```", "",
-                  f"Recipe: {recipe['encoding']} layout, {recipe['enc_layers']}/{recipe['dec_layers']} layers, width "
+                  f"Recipe: {recipe['encoding']} layout"
+                  + (f" with a {recipe['scratchpad']} scratchpad" if recipe.get("scratchpad") else "")
+                  + f", {recipe['enc_layers']}/{recipe['dec_layers']} layers, width "
                   f"{recipe['d_model']}, sizes `{recipe['sizes']}`, {training['examples']:,} examples "
                   f"({training['cpu_seconds'] / 3600:.2f} CPU-hours{_in_all(chain)}).{_starts(chain, shown)}"
                   f"{_stages(recipe, shown)} Expected: {expected}.", ""]
@@ -284,8 +286,11 @@ def _in_all(chain: list[Recipe]) -> str:
 def _starts(chain: list[Recipe], shown: set[str]) -> str:
     """For a model trained from another model's weights, how each model before it was trained, from the nearest
     back to the first."""
+    operation = chain[-1].settings["operation"]
     parts = [f" {'It starts from' if k == 0 else 'That model was trained from'} the weights of the model of "
-             f"`configs/{r.name}.json` ({r.settings['stop_step']:,} steps, lr {r.settings['lr']:g}, weight decay "
+             f"`configs/{r.name}.json` ("
+             + (f"the {r.settings['operation']} model, " if r.settings["operation"] != operation else "")
+             + f"{r.settings['stop_step']:,} steps, lr {r.settings['lr']:g}, weight decay "
              f"{r.settings['weight_decay']:g}).{_stages(r.settings, shown)}"
              for k, r in enumerate(reversed(chain[:-1]))]
     if not parts:
@@ -297,7 +302,8 @@ def _starts(chain: list[Recipe], shown: set[str]) -> str:
 
 
 def _drawn_more(schedule: dict, shown: set[str], hard: str) -> str:
-    """The sizes a schedule drew more often and the shares of typed and hard batches, if any. A size list already in
+    """The sizes a schedule drew more often, the shares of typed and hard batches, and whether it trained a scratchpad's
+    working alone, if any. A size list already in
     ``shown`` is referred back to rather than written out again; one written here is added to it. ``hard`` names
     the operation's hard distribution."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
@@ -308,7 +314,8 @@ def _drawn_more(schedule: dict, shown: set[str], hard: str) -> str:
         shown.add(focus)
     parts = [f"{share:.0%} of batches from {sizes}" if share else "",
              f"{typed:.0%} of batches typed (whole numbers, zeros)" if typed else "",
-             f"{hard_share:.0%} of batches `{hard}` (answers that nearly cancel)" if hard_share else ""]
+             f"{hard_share:.0%} of batches `{hard}` (answers that nearly cancel)" if hard_share else "",
+             "the working alone in the loss (`scratch_only`)" if schedule.get("scratch_only") else ""]
     return "; ".join(part for part in parts if part)
 
 
