@@ -155,7 +155,7 @@ def test_a_changed_schedule_on_resume_is_kept_as_a_stage_and_reproduces(full_run
     assert recorded["earlier"] == [{"until_step": 10, "steps": 20, "warmup_steps": 4, "lr": 3e-3,
                                     "min_lr_ratio": first.min_lr_ratio, "curriculum_steps": 0,
                                     "weight_decay": first.weight_decay, "focus_sizes": "", "focus_share": 0.0,
-                                    "typed_share": 0.0, "hard_share": 0.0}]
+                                    "typed_share": 0.0, "hard_share": 0.0, "scratch_only": False}]
     assert load_model(run / "last").card["training"]["recipe"]["earlier"] == recorded["earlier"]
     lr = {r["step"]: r["lr"] for r in records(run) if "loss" in r}
     assert lr[5] == learning_rate(first, 4)
