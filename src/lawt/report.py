@@ -302,10 +302,9 @@ def _starts(chain: list[Recipe], shown: set[str]) -> str:
 
 
 def _drawn_more(schedule: dict, shown: set[str], hard: str) -> str:
-    """The sizes a schedule drew more often, the shares of typed and hard batches, and whether it trained a scratchpad's
-    working alone, if any. A size list already in
-    ``shown`` is referred back to rather than written out again; one written here is added to it. ``hard`` names
-    the operation's hard distribution."""
+    """The sizes a schedule drew more often, the shares of typed and hard batches, and whether it trained a
+    scratchpad's working alone, if any. A size list already in ``shown`` is referred back to rather than written
+    out again; one written here is added to it. ``hard`` names the operation's hard distribution."""
     share, typed = schedule.get("focus_share", 0.0), schedule.get("typed_share", 0.0)
     hard_share = schedule.get("hard_share", 0.0)
     focus = schedule.get("focus_sizes", "")
