@@ -25,6 +25,7 @@ import json
 
 import torch
 
+from lawt.evaluate import WORKING_TOLERANCE
 from lawt.ops import Operation, Problems, get_operation
 from lawt.ops.base import Dims
 from lawt.predict import errors, predict
@@ -114,7 +115,8 @@ def main() -> int:
                                                                  prediction.valid)}
         working = op.working_error(problems.operands, prediction.parts)  # how often the model's own working is right
         if working is not None:
-            rows[op.label(dims)]["scratchpad_within_5%"] = round(float((working < TOLERANCE).float().mean()), 4)
+            within = float((working < WORKING_TOLERANCE).float().mean())
+            rows[op.label(dims)]["scratchpad_within_5%"] = round(within, 4)
         if args.baseline:
             rows[op.label(dims)]["baselines"] = trace_baselines(plain, dims, problems, args.fit_problems, size_seed + 1)
     print(json.dumps({"model": str(loaded.path), "operation": op.name, "problems": args.problems,
